@@ -1,0 +1,6 @@
+export * from './errors.ts';
+export type * from './ports/index.ts';
+export * from './tokens.ts';
+export * from './passwords.ts';
+export * from './logger.ts';
+export * from './config.ts';

@@ -1,0 +1,4 @@
+export type * from './bus.ts';
+export type * from './log.ts';
+export type * from './store.ts';
+export type * from './sequencer.ts';

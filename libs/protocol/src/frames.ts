@@ -1,0 +1,166 @@
+/** Version of the wire protocol described by these types. */
+export const PROTOCOL_VERSION = 1;
+
+/** Kinds of receipt watermark: every message up to `seq` was delivered to, or read by, `user`. */
+export type ReceiptKind = 'delivered' | 'read';
+
+// ---------------------------------------------------------------------------
+// Client to server
+
+/** Sends a message. `to` names the peer of a one-to-one conversation; `conv` names any conversation. */
+export interface SendFrame {
+  type: 'send';
+  /** Client message id, unique per sender; a retry reuses it. */
+  id: string;
+  to?: string;
+  conv?: string;
+  body: string;
+}
+
+/** Moves the sender's delivered or read watermark in a conversation forward to `seq`. */
+export interface ReceiptRequestFrame {
+  type: 'receipt';
+  conv: string;
+  kind: ReceiptKind;
+  seq: number;
+}
+
+/** Requests the entries of the caller's sync stream after position `after`. */
+export interface SyncRequestFrame {
+  type: 'sync';
+  after: number;
+  limit?: number;
+}
+
+/** Requests the messages of one conversation with sequence numbers `from` to `to`, inclusive. */
+export interface FetchFrame {
+  type: 'fetch';
+  conv: string;
+  from: number;
+  to: number;
+}
+
+/** Application-level ping; the node replies with `pong` carrying the same `id`. */
+export interface PingFrame {
+  type: 'ping';
+  id?: string;
+}
+
+export type ClientFrame = SendFrame | ReceiptRequestFrame | SyncRequestFrame | FetchFrame | PingFrame;
+
+// ---------------------------------------------------------------------------
+// Server to client
+
+/** First frame on every connection. */
+export interface WelcomeFrame {
+  type: 'welcome';
+  protocol: number;
+  node: string;
+  user: string;
+  conn: string;
+  ringVersion: string;
+  /** Highest position in the user's sync stream when the connection opened. */
+  head: number;
+  limits: ConnectionLimits;
+}
+
+/** Limits that the node enforces on this connection. */
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxBodyBytes: number;
+  framesPerSecond: number;
+  idleTimeoutSeconds: number;
+  syncPageMax: number;
+  fetchRangeMax: number;
+}
+
+/** Confirms that a sent message is in the durable log. */
+export interface AckFrame {
+  type: 'ack';
+  id: string;
+  conv: string;
+  seq: number;
+  ts: number;
+}
+
+/** A message in a conversation. `pos` is the recipient's sync stream position, when it has one. */
+export interface MessageFrame {
+  type: 'message';
+  conv: string;
+  seq: number;
+  from: string;
+  id: string;
+  body: string;
+  ts: number;
+  pos?: number;
+}
+
+/** A member's delivered or read watermark moved forward. */
+export interface ReceiptFrame {
+  type: 'receipt';
+  conv: string;
+  user: string;
+  kind: ReceiptKind;
+  seq: number;
+  ts: number;
+  pos?: number;
+}
+
+/** One page of the caller's sync stream, in position order. */
+export interface SyncFrame {
+  type: 'sync';
+  entries: Array<MessageFrame | ReceiptFrame>;
+  /** Position up to which the caller has now seen everything. */
+  head: number;
+  /** True when more entries follow `head`; the client asks again after `head`. */
+  more: boolean;
+}
+
+/** Result of a `fetch`: messages found and sequence numbers that hold no message. */
+export interface FetchedFrame {
+  type: 'fetched';
+  conv: string;
+  messages: MessageFrame[];
+  missing: number[];
+}
+
+export interface PongFrame {
+  type: 'pong';
+  id?: string;
+  ts: number;
+}
+
+/** Live deliveries to this connection were dropped; the client syncs from its last position. */
+export interface ResyncFrame {
+  type: 'resync';
+  reason: 'behind';
+}
+
+/** The ring places this user on another node; the connection closes with code 4002 next. */
+export interface RedirectFrame {
+  type: 'redirect';
+  node: string;
+  url: string;
+  ringVersion: string;
+}
+
+/** A request failed. `ref` is the `id` of the frame it answers, when the frame had one. */
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  retryable: boolean;
+  ref?: string;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | AckFrame
+  | MessageFrame
+  | ReceiptFrame
+  | SyncFrame
+  | FetchedFrame
+  | PongFrame
+  | ResyncFrame
+  | RedirectFrame
+  | ErrorFrame;
