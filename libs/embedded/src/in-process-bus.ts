@@ -32,8 +32,7 @@ export class InProcessBus implements Bus {
     this.#assertOpen();
     const known = this.#members.get(node.id);
     this.#members.set(node.id, { node: { ...node }, expiresAt: Date.now() + ttlMs });
-    const changed =
-      known === undefined || known.node.url !== node.url || known.node.weight !== node.weight;
+    const changed = known === undefined || known.node.url !== node.url || known.node.weight !== node.weight;
     if (changed) this.#notify();
   }
 

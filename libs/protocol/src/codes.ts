@@ -63,6 +63,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.Unavailable,
   ErrorCode.Internal,
   ErrorCode.RateLimited,
+  ErrorCode.RingEmpty,
 ]);
 
 /**

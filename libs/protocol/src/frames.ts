@@ -74,7 +74,12 @@ export interface ConnectionLimits {
   fetchRangeMax: number;
 }
 
-/** Confirms that a sent message is in the durable log. */
+/**
+ * Confirms that a sent message is in the durable log.
+ *
+ * The sending connection then also receives the message itself as a `message` frame, like
+ * every other device of both members, so all devices order it through one path.
+ */
 export interface AckFrame {
   type: 'ack';
   id: string;

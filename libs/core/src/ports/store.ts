@@ -75,11 +75,15 @@ export interface HistoryQuery {
  * (user, stream position), so a replayed log batch changes nothing.
  */
 export interface Store {
-  /** Creates a user; throws a ConflictError with SWB_ERR_USERNAME_TAKEN when the name exists. */
+  /**
+   * Creates a user with the name in lower case; throws a ConflictError with
+   * SWB_ERR_USERNAME_TAKEN when the name exists in any case.
+   */
   createUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** Finds a user by name, ignoring case. */
   findUserByName(username: string): Promise<UserRecord | null>;
-  /** Lists users whose name starts with `prefix`, by name. */
+  /** Lists users whose name starts with `prefix`, ignoring case, by name. */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
 
   /** Stores a refresh token by the SHA-256 hash of its value. */

@@ -1,0 +1,78 @@
+import type { ConversationKind } from '@switchboard/protocol';
+
+/** A user as the API shows it to others. */
+export interface User {
+  id: string;
+  username: string;
+  displayName: string;
+}
+
+/** Tokens of a logged-in user. `user` is absent when a session was restored from tokens alone. */
+export interface Session {
+  user?: User;
+  accessToken: string;
+  refreshToken: string;
+  /** Lifetime of the access token in seconds, when the server reported it. */
+  expiresIn?: number;
+}
+
+/** Response of register, login and refresh. */
+export interface AuthResponse {
+  user: User;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+/** Response of `GET /v1/route`: the chat node that owns the user. */
+export interface RouteResponse {
+  node: string;
+  /** WebSocket URL of the node, without the access token. */
+  url: string;
+  ringVersion: string;
+}
+
+/** A stored message, as history pages and conversation summaries return it. */
+export interface HistoryMessage {
+  conv: string;
+  seq: number;
+  from: string;
+  /** Client message id. */
+  id: string;
+  body: string;
+  ts: number;
+}
+
+/** A member's delivered and read watermarks in one conversation. */
+export interface MemberState {
+  user: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+/** A row of the caller's conversation list. */
+export interface ConversationSummary {
+  id: string;
+  kind: ConversationKind;
+  members: string[];
+  lastMessage: HistoryMessage | null;
+  /** Messages from other members after the caller's read watermark. */
+  unread: number;
+  memberStates: MemberState[];
+}
+
+/** Options of a history page request. */
+export interface HistoryOptions {
+  /** `nextCursor` of the previous page; absent for the first page. */
+  cursor?: string;
+  /** Page size; the server applies its default (20) and maximum. */
+  limit?: number;
+  /** `older` walks back from the newest message (the default), `newer` walks forward. */
+  direction?: 'older' | 'newer';
+}
+
+/** One page of history. `nextCursor` is null on the last page. */
+export interface HistoryPage {
+  messages: HistoryMessage[];
+  nextCursor: string | null;
+}

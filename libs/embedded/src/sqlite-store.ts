@@ -1,0 +1,339 @@
+import type { Database, Statement } from 'better-sqlite3';
+import {
+  ConflictError,
+  InvalidRequestError,
+  type Conversation,
+  type ConversationSummary,
+  type HistoryQuery,
+  type LogRecord,
+  type MessageRecord,
+  type ReceiptRecord,
+  type Store,
+  type StoredMessage,
+  type StreamEntry,
+  type UserRecord,
+} from '@switchboard/core';
+import { ErrorCode, conversationKind, directMembers, type ConversationKind } from '@switchboard/protocol';
+import {
+  readStreamEntry,
+  toStoredMessage,
+  toUserRecord,
+  type MessageRow,
+  type StreamRow,
+  type UserRow,
+} from './sqlite-rows.ts';
+
+interface ConversationRow {
+  id: string;
+  kind: ConversationKind;
+  created_at: number;
+}
+
+interface MemberRow {
+  user: string;
+  delivered_seq: number;
+  read_seq: number;
+}
+
+/** The highest code point, so that `prefix + MAX_CHAR` sorts after every name with that prefix. */
+const MAX_CHAR = '\u{10FFFF}';
+
+/**
+ * The Store of the embedded profile, over one SQLite database shared with SqliteSequencer.
+ *
+ * Every statement is prepared once, and each write that touches several rows runs in one
+ * IMMEDIATE transaction, so another process on the same file cannot interleave with it.
+ */
+export class SqliteStore implements Store {
+  readonly #release: () => void;
+  readonly #statements;
+  readonly #applyRecords: (records: LogRecord[]) => void;
+  readonly #ensureDirect: (conv: string, members: [string, string], now: number) => void;
+
+  constructor(db: Database, release: () => void) {
+    this.#release = release;
+    this.#statements = prepareStatements(db);
+    this.#applyRecords = db.transaction((records: LogRecord[]) => {
+      for (const record of records) {
+        if (record.kind === 'message') this.#applyMessage(record);
+        else this.#applyReceipt(record);
+      }
+    }).immediate;
+    this.#ensureDirect = db.transaction((conv: string, members: [string, string], now: number) => {
+      this.#statements.insertConversation.run(conv, 'direct', now);
+      for (const user of members) this.#statements.insertMember.run(conv, user, now);
+    }).immediate;
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    const username = user.username.toLowerCase();
+    try {
+      this.#statements.insertUser.run(user.id, username, user.displayName, user.passwordHash, user.createdAt);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ConflictError(ErrorCode.UsernameTaken, `username ${username} is already taken`);
+      }
+      throw err;
+    }
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const row = this.#statements.userById.get(id);
+    return row === undefined ? null : toUserRecord(row);
+  }
+
+  async findUserByName(username: string): Promise<UserRecord | null> {
+    const row = this.#statements.userByName.get(username.toLowerCase());
+    return row === undefined ? null : toUserRecord(row);
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    if (!(limit > 0)) return [];
+    const from = prefix.toLowerCase();
+    return this.#statements.usersInRange.all(from, from + MAX_CHAR, Math.floor(limit)).map(toUserRecord);
+  }
+
+  async saveRefreshToken(tokenHash: string, userId: string, expiresAt: number): Promise<void> {
+    this.#statements.insertRefreshToken.run(tokenHash, userId, expiresAt);
+  }
+
+  async consumeRefreshToken(tokenHash: string, now: number): Promise<string | null> {
+    // DELETE ... RETURNING is one statement, so two concurrent uses cannot both succeed.
+    const row = this.#statements.deleteRefreshToken.get(tokenHash);
+    // Expired tokens are dropped here, by the caller's clock, rather than by a timer.
+    this.#statements.pruneRefreshTokens.run(now);
+    if (row === undefined || row.expires_at <= now) return null;
+    return row.user_id;
+  }
+
+  async ensureDirectConversation(conv: string, members: [string, string], now: number): Promise<void> {
+    if (conversationKind(conv) !== 'direct') {
+      throw new InvalidRequestError(ErrorCode.RequestInvalid, `conversation ${conv} is not a one-to-one id`);
+    }
+    this.#ensureDirect(conv, members, now);
+  }
+
+  async getConversation(conv: string): Promise<Conversation | null> {
+    const row = this.#statements.conversationById.get(conv);
+    if (row === undefined) return null;
+    const members = this.#statements.membersOf.all(conv).map((member) => member.user);
+    return { id: row.id, kind: row.kind, members, createdAt: row.created_at };
+  }
+
+  async listConversations(user: string): Promise<ConversationSummary[]> {
+    const rows = this.#statements.conversationsOfUser.all(user);
+    const summaries = rows.map((row) => {
+      const members = this.#statements.membersOf.all(row.id);
+      const last = this.#statements.lastMessage.get(row.id);
+      const { unread } = this.#statements.unreadCount.get(row.id, row.read_seq, user)!;
+      const summary: ConversationSummary = {
+        id: row.id,
+        kind: row.kind,
+        members: members.map((member) => member.user),
+        lastMessage: last === undefined ? null : toStoredMessage(last),
+        unread,
+        memberStates: members.map((member) => ({
+          user: member.user,
+          deliveredSeq: member.delivered_seq,
+          readSeq: member.read_seq,
+        })),
+      };
+      return { summary, activity: last?.ts ?? row.created_at };
+    });
+    summaries.sort((a, b) => b.activity - a.activity || compareText(a.summary.id, b.summary.id));
+    return summaries.map((entry) => entry.summary);
+  }
+
+  async applyRecords(records: LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    this.#applyRecords(records);
+  }
+
+  /** Returns one page: newest first below `beforeSeq`, oldest first above `afterSeq`, else the newest page. */
+  async history(conv: string, query: HistoryQuery): Promise<StoredMessage[]> {
+    if (query.beforeSeq !== undefined && query.afterSeq !== undefined) {
+      throw new InvalidRequestError(
+        ErrorCode.RequestInvalid,
+        'history query sets both beforeSeq and afterSeq',
+      );
+    }
+    // SQLite reads a negative LIMIT as no limit at all.
+    if (!(query.limit > 0)) return [];
+    const limit = Math.floor(query.limit);
+
+    let rows: MessageRow[];
+    if (query.afterSeq !== undefined) rows = this.#statements.historyAfter.all(conv, query.afterSeq, limit);
+    else if (query.beforeSeq !== undefined)
+      rows = this.#statements.historyBefore.all(conv, query.beforeSeq, limit);
+    else rows = this.#statements.historyLatest.all(conv, limit);
+    return rows.map(toStoredMessage);
+  }
+
+  async messagesInRange(conv: string, from: number, to: number): Promise<StoredMessage[]> {
+    return this.#statements.messagesInRange.all(conv, from, to).map(toStoredMessage);
+  }
+
+  async readStream(user: string, afterPos: number, limit: number): Promise<StreamEntry[]> {
+    if (!(limit > 0)) return [];
+    const rows = this.#statements.streamAfter.all(user, afterPos, Math.floor(limit));
+    return rows.map(readStreamEntry).filter((entry): entry is StreamEntry => entry !== null);
+  }
+
+  async maxSeq(conv: string): Promise<number> {
+    return this.#statements.maxSeq.get(conv)!.value;
+  }
+
+  async maxStreamPos(user: string): Promise<number> {
+    return this.#statements.maxStreamPos.get(user)!.value;
+  }
+
+  async close(): Promise<void> {
+    this.#release();
+  }
+
+  #applyMessage(record: MessageRecord): void {
+    const statements = this.#statements;
+    // Replaying the log into an empty store recreates the conversation row, so that its
+    // counter starts above the replayed messages.
+    statements.insertConversation.run(record.conv, conversationKind(record.conv), record.ts);
+    for (const user of directMembers(record.conv) ?? []) {
+      statements.insertMember.run(record.conv, user, record.ts);
+    }
+
+    statements.insertMessage.run(record.conv, record.seq, record.from, record.id, record.body, record.ts);
+    statements.raiseLastSeq.run(record.seq, record.conv);
+    for (const target of record.targets) {
+      statements.insertStreamEntry.run(
+        target.user,
+        target.pos,
+        record.conv,
+        'message',
+        record.seq,
+        record.from,
+        null,
+        record.ts,
+      );
+      statements.raiseStreamHead.run(target.user, target.pos);
+    }
+  }
+
+  #applyReceipt(record: ReceiptRecord): void {
+    const statements = this.#statements;
+    const raise = record.receipt === 'read' ? statements.raiseReadSeq : statements.raiseDeliveredSeq;
+    raise.run(record.seq, record.conv, record.user);
+    for (const target of record.targets) {
+      statements.insertStreamEntry.run(
+        target.user,
+        target.pos,
+        record.conv,
+        'receipt',
+        record.seq,
+        record.user,
+        record.receipt,
+        record.ts,
+      );
+      statements.raiseStreamHead.run(target.user, target.pos);
+    }
+  }
+}
+
+function compareText(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
+}
+
+function prepareStatements(db: Database) {
+  const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  return {
+    insertUser: prepare<[string, string, string, string, number]>(
+      'INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    userById: prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+    userByName: prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?'),
+    usersInRange: prepare<[string, string, number], UserRow>(
+      'SELECT * FROM users WHERE username >= ? AND username < ? ORDER BY username LIMIT ?',
+    ),
+
+    insertRefreshToken: prepare<[string, string, number]>(
+      'INSERT OR REPLACE INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)',
+    ),
+    pruneRefreshTokens: prepare<[number]>('DELETE FROM refresh_tokens WHERE expires_at <= ?'),
+    deleteRefreshToken: prepare<[string], { user_id: string; expires_at: number }>(
+      'DELETE FROM refresh_tokens WHERE token_hash = ? RETURNING user_id, expires_at',
+    ),
+
+    insertConversation: prepare<[string, ConversationKind, number]>(
+      'INSERT OR IGNORE INTO conversations (id, kind, created_at) VALUES (?, ?, ?)',
+    ),
+    insertMember: prepare<[string, string, number]>(
+      'INSERT OR IGNORE INTO members (conv, user, joined_at) VALUES (?, ?, ?)',
+    ),
+    conversationById: prepare<[string], ConversationRow>(
+      'SELECT id, kind, created_at FROM conversations WHERE id = ?',
+    ),
+    membersOf: prepare<[string], MemberRow>(
+      'SELECT user, delivered_seq, read_seq FROM members WHERE conv = ? ORDER BY user',
+    ),
+    conversationsOfUser: prepare<[string], ConversationRow & { read_seq: number }>(
+      `SELECT c.id, c.kind, c.created_at, m.read_seq
+       FROM members m JOIN conversations c ON c.id = m.conv
+       WHERE m.user = ?`,
+    ),
+    lastMessage: prepare<[string], MessageRow>(
+      'SELECT * FROM messages WHERE conv = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    unreadCount: prepare<[string, number, string], { unread: number }>(
+      'SELECT COUNT(*) AS unread FROM messages WHERE conv = ? AND seq > ? AND sender <> ?',
+    ),
+
+    insertMessage: prepare<[string, number, string, string, string, number]>(
+      'INSERT OR IGNORE INTO messages (conv, seq, sender, client_id, body, ts) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    raiseLastSeq: prepare<[number, string]>(
+      'UPDATE conversations SET last_seq = MAX(last_seq, ?) WHERE id = ?',
+    ),
+    insertStreamEntry: prepare<[string, number, string, string, number, string, string | null, number]>(
+      `INSERT OR IGNORE INTO stream (user, pos, conv, kind, seq, actor, receipt, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    raiseStreamHead: prepare<[string, number]>(
+      `INSERT INTO stream_heads (user, head) VALUES (?, ?)
+       ON CONFLICT (user) DO UPDATE SET head = MAX(head, excluded.head)`,
+    ),
+    raiseDeliveredSeq: prepare<[number, string, string]>(
+      'UPDATE members SET delivered_seq = MAX(delivered_seq, ?) WHERE conv = ? AND user = ?',
+    ),
+    raiseReadSeq: prepare<[number, string, string]>(
+      'UPDATE members SET read_seq = MAX(read_seq, ?) WHERE conv = ? AND user = ?',
+    ),
+
+    historyBefore: prepare<[string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
+    historyAfter: prepare<[string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE conv = ? AND seq > ? ORDER BY seq ASC LIMIT ?',
+    ),
+    historyLatest: prepare<[string, number], MessageRow>(
+      'SELECT * FROM messages WHERE conv = ? ORDER BY seq DESC LIMIT ?',
+    ),
+    messagesInRange: prepare<[string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE conv = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+    ),
+    streamAfter: prepare<[string, number, number], StreamRow>(
+      `SELECT s.pos, s.kind, s.conv, s.seq, s.actor, s.receipt, s.ts,
+              m.client_id AS message_id, m.body AS message_body, m.ts AS message_ts
+       FROM stream s
+       LEFT JOIN messages m ON s.kind = 'message' AND m.conv = s.conv AND m.seq = s.seq
+       WHERE s.user = ? AND s.pos > ?
+       ORDER BY s.pos
+       LIMIT ?`,
+    ),
+    maxSeq: prepare<[string], { value: number }>(
+      'SELECT COALESCE(MAX(seq), 0) AS value FROM messages WHERE conv = ?',
+    ),
+    maxStreamPos: prepare<[string], { value: number }>(
+      'SELECT COALESCE(MAX(pos), 0) AS value FROM stream WHERE user = ?',
+    ),
+  };
+}

@@ -1,0 +1,183 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NotFoundError } from '@switchboard/core';
+import { buildMessage, runSequencerContract, runStoreContract } from '@switchboard/core/testing';
+import { ErrorCode } from '@switchboard/protocol';
+import { SCHEMA_VERSION } from './sqlite-schema.ts';
+import { openSqlite, type SqliteHandle } from './sqlite.ts';
+
+const openInMemory = async () => openSqlite(':memory:');
+
+const openInFile = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'swb-sqlite-'));
+  const sqlite = openSqlite(join(dir, 'switchboard.db'));
+  return {
+    store: sqlite.store,
+    sequencer: sqlite.sequencer,
+    async close() {
+      await sqlite.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+runStoreContract('SQLite in memory', openInMemory);
+runStoreContract('SQLite file', openInFile);
+runSequencerContract('SQLite in memory', openInMemory);
+runSequencerContract('SQLite file', openInFile);
+
+describe('openSqlite', () => {
+  let dir: string;
+  let path: string;
+  const handles: SqliteHandle[] = [];
+
+  const open = (options?: Parameters<typeof openSqlite>[1]): SqliteHandle => {
+    const handle = openSqlite(path, options);
+    handles.push(handle);
+    return handle;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swb-sqlite-'));
+    path = join(dir, 'switchboard.db');
+  });
+
+  afterEach(async () => {
+    for (const handle of handles.splice(0)) await handle.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps data and counters across reopen', async () => {
+    const first = open();
+    await first.store.createUser({
+      id: 'alice',
+      username: 'alice',
+      displayName: 'Alice',
+      passwordHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA',
+      createdAt: 1,
+    });
+    await first.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    const reserved = await first.sequencer.reserve({
+      sender: 'alice',
+      clientId: 'c-1',
+      conv: 'd.alice.bob',
+      targets: ['bob'],
+      now: 10,
+    });
+    await first.store.applyRecords([
+      buildMessage('d.alice.bob', reserved.seq, 'alice', [{ user: 'bob', pos: reserved.positions[0]!.pos }]),
+    ]);
+    await first.close();
+
+    const second = open();
+    const retry = await second.sequencer.reserve({
+      sender: 'alice',
+      clientId: 'c-1',
+      conv: 'd.alice.bob',
+      targets: ['bob'],
+      now: 20,
+    });
+    const next = await second.sequencer.reserve({
+      sender: 'alice',
+      clientId: 'c-2',
+      conv: 'd.alice.bob',
+      targets: ['bob'],
+      now: 30,
+    });
+
+    expect((await second.store.findUserByName('Alice'))?.id).toBe('alice');
+    expect((await second.store.history('d.alice.bob', { afterSeq: 0, limit: 10 })).map((m) => m.seq)).toEqual(
+      [reserved.seq],
+    );
+    expect(retry).toEqual({ ...reserved, existing: true });
+    expect(next.seq).toBe(reserved.seq + 1);
+    expect(next.positions[0]!.pos).toBe(reserved.positions[0]!.pos + 1);
+  });
+
+  it('never goes back when the stored counters were lost', async () => {
+    const sqlite = open();
+    await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    await sqlite.store.applyRecords([buildMessage('d.alice.bob', 9, 'alice', [{ user: 'bob', pos: 5 }])]);
+    const raw = new Database(path);
+    raw.exec('UPDATE conversations SET last_seq = 0; DELETE FROM stream_heads; DELETE FROM reservations;');
+    raw.close();
+
+    const reservation = await sqlite.sequencer.reserve({
+      sender: 'alice',
+      clientId: 'c-1',
+      conv: 'd.alice.bob',
+      targets: ['bob'],
+      now: 10,
+    });
+
+    expect(reservation.seq).toBe(10);
+    expect(reservation.positions).toEqual([{ user: 'bob', pos: 6 }]);
+    expect(await sqlite.sequencer.streamHead('bob')).toBe(6);
+  });
+
+  it('rejects a reserve in an unknown conversation', async () => {
+    const sqlite = open();
+
+    const reserve = sqlite.sequencer.reserve({
+      sender: 'alice',
+      clientId: 'c-1',
+      conv: 'g.unknown',
+      targets: ['alice'],
+      now: 10,
+    });
+
+    await expect(reserve).rejects.toBeInstanceOf(NotFoundError);
+    await expect(reserve).rejects.toMatchObject({ code: ErrorCode.ConversationNotFound });
+  });
+
+  it('forgets reservations older than the TTL', async () => {
+    const sqlite = open({ reservationTtlMs: 1_000 });
+    await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    const request = { sender: 'alice', conv: 'd.alice.bob', targets: ['bob'] };
+    const first = await sqlite.sequencer.reserve({ ...request, clientId: 'c-1', now: 1_000 });
+
+    await sqlite.sequencer.reserve({ ...request, clientId: 'c-2', now: 2_500 });
+    const late = await sqlite.sequencer.reserve({ ...request, clientId: 'c-1', now: 2_600 });
+
+    expect(late.existing).toBe(false);
+    expect(late.seq).toBeGreaterThan(first.seq);
+  });
+
+  it('records the schema version', async () => {
+    open();
+    const raw = new Database(path, { readonly: true });
+    const version = raw.pragma('user_version', { simple: true });
+    raw.close();
+
+    expect(version).toBe(SCHEMA_VERSION);
+  });
+
+  it('rejects a database from a newer schema', async () => {
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+
+    expect(() => openSqlite(path)).toThrow(/newer than/);
+  });
+
+  it('rejects a history query with both cursors', async () => {
+    const sqlite = open();
+
+    await expect(
+      sqlite.store.history('d.alice.bob', { beforeSeq: 5, afterSeq: 1, limit: 10 }),
+    ).rejects.toMatchObject({ code: ErrorCode.RequestInvalid });
+  });
+
+  it('closes the database once the store and the sequencer are closed', async () => {
+    const sqlite = open();
+    await sqlite.store.close();
+    expect(await sqlite.sequencer.streamHead('alice')).toBe(0);
+
+    await sqlite.sequencer.close();
+
+    await expect(sqlite.sequencer.streamHead('alice')).rejects.toThrow(/not open/);
+  });
+});

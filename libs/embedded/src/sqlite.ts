@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import { migrate } from './sqlite-schema.ts';
+import { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+export { SqliteStore } from './sqlite-store.ts';
+export { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
+
+export type SqliteOptions = SqliteSequencerOptions;
+
+/** A store and a sequencer over one SQLite database. */
+export interface SqliteHandle {
+  store: SqliteStore;
+  sequencer: SqliteSequencer;
+  /** Closes the database; the store and the sequencer stop working. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (or creates) the SQLite database at `path` and migrates its schema.
+ *
+ * `:memory:` gives a private in-memory database, for tests. The database is closed when
+ * `close()` is called, or once both the store and the sequencer were closed.
+ */
+export function openSqlite(path: string, options: SqliteOptions = {}): SqliteHandle {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    // NOTE: NORMAL syncs the WAL at checkpoints, not at each commit, which keeps a reserve
+    // off the disk's sync latency. A killed process loses nothing, but a power cut can lose
+    // the last commits, counters included, and then a sequence number could be reused.
+    db.pragma('synchronous = NORMAL');
+    // A writer waits up to 5 s for another process's transaction on the same file instead of
+    // failing at once with SQLITE_BUSY.
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  let open = 2;
+  const release = (): void => {
+    open -= 1;
+    if (open === 0 && db.open) db.close();
+  };
+  return {
+    store: new SqliteStore(db, release),
+    sequencer: new SqliteSequencer(db, release, options),
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

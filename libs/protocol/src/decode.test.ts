@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from './codes.ts';
+import { decodeClientFrame, decodeServerFrame, DEFAULT_DECODE_LIMITS } from './decode.ts';
+import { buildDirectConversationId, directMembers, isConversationId } from './ids.ts';
+
+function expectError(text: string, code: string) {
+  const result = decodeClientFrame(text);
+  expect(result.ok, `expected ${code} for ${text.slice(0, 80)}`).toBe(false);
+  if (!result.ok) expect(result.code).toBe(code);
+}
+
+describe('decodeClientFrame', () => {
+  it.each([
+    ['send to a user', { type: 'send', id: 'm1', to: 'bob', body: 'hi' }],
+    ['send to a conversation', { type: 'send', id: 'm-2_x', conv: 'd.alice.bob', body: 'hi' }],
+    ['delivered receipt', { type: 'receipt', conv: 'd.alice.bob', kind: 'delivered', seq: 3 }],
+    ['read receipt', { type: 'receipt', conv: 'g.team', kind: 'read', seq: 1 }],
+    ['sync without limit', { type: 'sync', after: 0 }],
+    ['sync with limit', { type: 'sync', after: 10, limit: 50 }],
+    ['fetch', { type: 'fetch', conv: 'd.alice.bob', from: 2, to: 5 }],
+    ['ping', { type: 'ping' }],
+    ['ping with id', { type: 'ping', id: 'p1' }],
+  ])('accepts %s', (_name, frame) => {
+    const result = decodeClientFrame(JSON.stringify(frame));
+    expect(result).toEqual({ ok: true, frame });
+  });
+
+  it.each([
+    ['not JSON', '{"type":', ErrorCode.FrameMalformed],
+    ['a JSON array', '[1,2]', ErrorCode.FrameMalformed],
+    ['a JSON string', '"send"', ErrorCode.FrameMalformed],
+    ['null', 'null', ErrorCode.FrameMalformed],
+    ['no type', '{"id":"x"}', ErrorCode.FrameUnknownType],
+    ['unknown type', '{"type":"explode"}', ErrorCode.FrameUnknownType],
+    ['numeric type', '{"type":7}', ErrorCode.FrameUnknownType],
+    ['send without id', '{"type":"send","to":"bob","body":"x"}', ErrorCode.FrameInvalidField],
+    ['send with numeric id', '{"type":"send","id":5,"to":"bob","body":"x"}', ErrorCode.FrameInvalidField],
+    [
+      'send with long id',
+      `{"type":"send","id":"${'a'.repeat(65)}","to":"bob","body":"x"}`,
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'send with both to and conv',
+      '{"type":"send","id":"a","to":"bob","conv":"d.a.bob","body":"x"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['send with neither to nor conv', '{"type":"send","id":"a","body":"x"}', ErrorCode.FrameInvalidField],
+    ['send to a bad user id', '{"type":"send","id":"a","to":"bo b","body":"x"}', ErrorCode.FrameInvalidField],
+    [
+      'send to a bad conversation',
+      '{"type":"send","id":"a","conv":"x.y","body":"x"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['send with a numeric body', '{"type":"send","id":"a","to":"bob","body":5}', ErrorCode.FrameInvalidField],
+    ['send with an empty body', '{"type":"send","id":"a","to":"bob","body":""}', ErrorCode.BodyEmpty],
+    ['send with a blank body', '{"type":"send","id":"a","to":"bob","body":"  \\n "}', ErrorCode.BodyEmpty],
+    [
+      'send with a lone surrogate',
+      '{"type":"send","id":"a","to":"bob","body":"\\ud800"}',
+      ErrorCode.FrameInvalidUtf8,
+    ],
+    [
+      'send with an extra field',
+      '{"type":"send","id":"a","to":"bob","body":"x","from":"eve"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'receipt with a bad kind',
+      '{"type":"receipt","conv":"d.a.b","kind":"seen","seq":1}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'receipt with seq 0',
+      '{"type":"receipt","conv":"d.a.b","kind":"read","seq":0}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'receipt with a fractional seq',
+      '{"type":"receipt","conv":"d.a.b","kind":"read","seq":1.5}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'receipt with a string seq',
+      '{"type":"receipt","conv":"d.a.b","kind":"read","seq":"1"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['sync with a negative position', '{"type":"sync","after":-1}', ErrorCode.FrameInvalidField],
+    ['sync with an unsafe position', '{"type":"sync","after":9007199254740993}', ErrorCode.FrameInvalidField],
+    ['sync with limit 0', '{"type":"sync","after":0,"limit":0}', ErrorCode.FrameInvalidField],
+    ['sync with a huge limit', '{"type":"sync","after":0,"limit":100000}', ErrorCode.FrameInvalidField],
+    [
+      'fetch with from above to',
+      '{"type":"fetch","conv":"d.a.b","from":5,"to":4}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'fetch over the range limit',
+      '{"type":"fetch","conv":"d.a.b","from":1,"to":1000}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['ping with an object id', '{"type":"ping","id":{}}', ErrorCode.FrameInvalidField],
+  ])('rejects %s', (_name, text, code) => {
+    expectError(text, code);
+  });
+
+  it('rejects a body one byte over the limit', () => {
+    const body = 'é'.repeat(DEFAULT_DECODE_LIMITS.maxBodyBytes / 2) + 'x';
+    expectError(JSON.stringify({ type: 'send', id: 'a', to: 'bob', body }), ErrorCode.BodyTooLarge);
+  });
+
+  it('accepts a body exactly at the limit', () => {
+    const body = 'é'.repeat(DEFAULT_DECODE_LIMITS.maxBodyBytes / 2);
+    const result = decodeClientFrame(JSON.stringify({ type: 'send', id: 'a', to: 'bob', body }));
+    expect(result.ok).toBe(true);
+  });
+
+  it('carries the frame id as ref on errors', () => {
+    const result = decodeClientFrame('{"type":"send","id":"m9","to":"bob","body":""}');
+    expect(result).toMatchObject({ ok: false, ref: 'm9' });
+  });
+});
+
+describe('decodeServerFrame', () => {
+  it('accepts a known frame type', () => {
+    const result = decodeServerFrame('{"type":"ack","id":"a","conv":"d.a.b","seq":1,"ts":1}');
+    expect(result.ok).toBe(true);
+  });
+
+  it('rejects an unknown frame type', () => {
+    const result = decodeServerFrame('{"type":"surprise"}');
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.FrameUnknownType });
+  });
+});
+
+describe('conversation ids', () => {
+  it('orders direct members so both sides agree', () => {
+    expect(buildDirectConversationId('bob', 'alice')).toBe('d.alice.bob');
+    expect(buildDirectConversationId('alice', 'bob')).toBe('d.alice.bob');
+  });
+
+  it('splits a direct id into its members', () => {
+    expect(directMembers('d.alice.bob')).toEqual(['alice', 'bob']);
+    expect(directMembers('g.team')).toBeNull();
+  });
+
+  it.each(['d.a', 'd.a.b.c', 'x.a', 'g.', 'g.a b', ''])('rejects malformed id %j', (id) => {
+    expect(isConversationId(id)).toBe(false);
+  });
+});

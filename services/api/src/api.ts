@@ -1,0 +1,101 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import {
+  ConfigError,
+  registerErrorHandler,
+  type Logger,
+  type Store,
+  type TokenIssuer,
+} from '@switchboard/core';
+import type { ApiContext } from './api-context.ts';
+import { registerApiDocs } from './api-docs.ts';
+import { registerAuthRoutes } from './auth-routes.ts';
+import { buildAuthenticateHook } from './authenticate.ts';
+import { registerConversationRoutes } from './conversation-routes.ts';
+import { registerHistoryRoutes } from './history-routes.ts';
+import { buildValidatorCompiler } from './request-validation.ts';
+import { API_BODY_LIMIT_BYTES } from './schemas.ts';
+import { registerUserRoutes } from './user-routes.ts';
+
+/** Default maximum of the history page size. */
+export const HISTORY_PAGE_MAX_DEFAULT = 100;
+
+export interface ApiRoutesOptions {
+  store: Store;
+  tokens: TokenIssuer;
+  /** Largest history page a client may request, 100 by default. */
+  historyPageMax?: number;
+  /** Clock in milliseconds since the epoch, `Date.now` by default. Tests move it to expire tokens. */
+  now?: () => number;
+  /** Whether to serve the OpenAPI document at /docs/json and swagger-ui at /docs, true by default. */
+  docs?: boolean;
+  /** Whether to serve GET /healthz, true by default. Turn it off when the host app has its own. */
+  healthRoute?: boolean;
+}
+
+export interface BuildApiOptions extends ApiRoutesOptions {
+  logger: Logger;
+}
+
+const HEALTH_SCHEMA = {
+  summary: 'Report that the process serves requests',
+  tags: ['health'],
+  response: {
+    200: {
+      description: 'The process serves requests.',
+      type: 'object',
+      required: ['status'],
+      additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['ok'] } },
+    },
+  },
+};
+
+/**
+ * Registers the HTTP API: auth, users, conversations, history, health and the OpenAPI docs.
+ *
+ * The plugin is encapsulated, so its validator compiler and body limits apply to its own
+ * routes only and it can share an app with other route plugins. The host app calls
+ * `registerErrorHandler(app)` on its root before registering this plugin. That handler turns
+ * the plugin's errors into `{ error: { code, message, retryable } }` bodies, and fastify
+ * allows one not-found handler per prefix, so the plugin cannot install it itself.
+ */
+export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
+  const historyPageMax = options.historyPageMax ?? HISTORY_PAGE_MAX_DEFAULT;
+  if (!Number.isSafeInteger(historyPageMax) || historyPageMax < 1) {
+    throw new ConfigError('historyPageMax', `must be a positive integer, got ${historyPageMax}`);
+  }
+  const context: ApiContext = {
+    store: options.store,
+    tokens: options.tokens,
+    now: options.now ?? Date.now,
+    historyPageMax,
+  };
+
+  app.setValidatorCompiler(buildValidatorCompiler());
+  if (options.docs ?? true) {
+    await registerApiDocs(app);
+  }
+
+  if (options.healthRoute ?? true) {
+    app.get('/healthz', { schema: HEALTH_SCHEMA }, async () => ({ status: 'ok' }));
+  }
+  await registerAuthRoutes(app, context);
+
+  await app.register(async (authenticated) => {
+    authenticated.addHook('onRequest', buildAuthenticateHook(context.tokens));
+    registerUserRoutes(authenticated, context);
+    registerConversationRoutes(authenticated, context);
+    registerHistoryRoutes(authenticated, context);
+  });
+};
+
+/** Creates a fastify app that serves the API alone. The caller listens on it or injects into it. */
+export function buildApi(options: BuildApiOptions): FastifyInstance {
+  const { logger, ...routeOptions } = options;
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({ loggerInstance, bodyLimit: API_BODY_LIMIT_BYTES });
+
+  registerErrorHandler(app);
+  void app.register(apiRoutes, routeOptions);
+  return app;
+}

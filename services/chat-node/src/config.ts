@@ -1,0 +1,79 @@
+import { ConfigError, readInt, type Env } from '@switchboard/core';
+
+/** Limits a chat node applies to every connection. Each has an `SWB_` variable. */
+export interface ConnectionPolicy {
+  /** Largest text frame answered with an error instead of a close (SWB_MAX_FRAME_BYTES). */
+  maxFrameBytes: number;
+  /** Largest message body in UTF-8 bytes (SWB_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /** Sustained frames per second per connection; bursts up to twice that (SWB_FRAMES_PER_SECOND). */
+  framesPerSecond: number;
+  /** Frames dropped in a row for rate before the connection is closed with 4004 (SWB_RATE_LIMIT_CLOSE_AFTER). */
+  rateLimitCloseAfter: number;
+  /** Consecutive invalid frames before the connection is closed with 4006 (SWB_MAX_INVALID_FRAMES). */
+  maxInvalidFrames: number;
+  /** Seconds without any frame before the node closes the connection (SWB_IDLE_TIMEOUT_SECONDS). */
+  idleTimeoutSeconds: number;
+  /** Bytes buffered for a connection before live deliveries to it are dropped (SWB_SEND_BUFFER_BYTES). */
+  sendBufferBytes: number;
+  /** Milliseconds a connection may stay behind before it is closed with 4005 (SWB_SLOW_CONSUMER_CLOSE_MS). */
+  slowConsumerCloseMs: number;
+  /** Largest sync page a client may request (SWB_SYNC_PAGE_MAX). */
+  syncPageMax: number;
+  /** Sync page size when the client names none (SWB_SYNC_PAGE_DEFAULT). */
+  syncPageDefault: number;
+  /** Widest sequence range of one fetch (SWB_FETCH_RANGE_MAX). */
+  fetchRangeMax: number;
+  /** Window over which connections moved by a ring change are closed (SWB_REBALANCE_WINDOW_MS). */
+  rebalanceWindowMs: number;
+  /** Window over which a draining node closes its connections (SWB_DRAIN_WINDOW_MS). */
+  drainWindowMs: number;
+}
+
+export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
+  maxFrameBytes: 16 * 1024,
+  maxBodyBytes: 4096,
+  framesPerSecond: 50,
+  rateLimitCloseAfter: 200,
+  maxInvalidFrames: 20,
+  idleTimeoutSeconds: 60,
+  sendBufferBytes: 256 * 1024,
+  slowConsumerCloseMs: 30_000,
+  syncPageMax: 500,
+  syncPageDefault: 200,
+  fetchRangeMax: 100,
+  rebalanceWindowMs: 2000,
+  drainWindowMs: 2000,
+};
+
+/** Reads the connection policy from `SWB_` variables, falling back to the defaults. */
+export function readConnectionPolicy(env: Env, base = DEFAULT_CONNECTION_POLICY): ConnectionPolicy {
+  const policy: ConnectionPolicy = {
+    maxFrameBytes: readInt(env, 'SWB_MAX_FRAME_BYTES', base.maxFrameBytes, { min: 256, max: 1 << 24 }),
+    maxBodyBytes: readInt(env, 'SWB_MAX_BODY_BYTES', base.maxBodyBytes, { min: 1, max: 1 << 20 }),
+    framesPerSecond: readInt(env, 'SWB_FRAMES_PER_SECOND', base.framesPerSecond, { min: 1, max: 100_000 }),
+    rateLimitCloseAfter: readInt(env, 'SWB_RATE_LIMIT_CLOSE_AFTER', base.rateLimitCloseAfter, { min: 1 }),
+    maxInvalidFrames: readInt(env, 'SWB_MAX_INVALID_FRAMES', base.maxInvalidFrames, { min: 1 }),
+    idleTimeoutSeconds: readInt(env, 'SWB_IDLE_TIMEOUT_SECONDS', base.idleTimeoutSeconds, {
+      min: 8,
+      max: 960,
+    }),
+    sendBufferBytes: readInt(env, 'SWB_SEND_BUFFER_BYTES', base.sendBufferBytes, { min: 1024 }),
+    slowConsumerCloseMs: readInt(env, 'SWB_SLOW_CONSUMER_CLOSE_MS', base.slowConsumerCloseMs, { min: 100 }),
+    syncPageMax: readInt(env, 'SWB_SYNC_PAGE_MAX', base.syncPageMax, { min: 1, max: 10_000 }),
+    syncPageDefault: readInt(env, 'SWB_SYNC_PAGE_DEFAULT', base.syncPageDefault, { min: 1, max: 10_000 }),
+    fetchRangeMax: readInt(env, 'SWB_FETCH_RANGE_MAX', base.fetchRangeMax, { min: 1, max: 10_000 }),
+    rebalanceWindowMs: readInt(env, 'SWB_REBALANCE_WINDOW_MS', base.rebalanceWindowMs, { min: 0 }),
+    drainWindowMs: readInt(env, 'SWB_DRAIN_WINDOW_MS', base.drainWindowMs, { min: 0 }),
+  };
+  if (policy.maxBodyBytes >= policy.maxFrameBytes) {
+    throw new ConfigError(
+      'SWB_MAX_BODY_BYTES',
+      'must be smaller than SWB_MAX_FRAME_BYTES, which also holds the envelope',
+    );
+  }
+  if (policy.syncPageDefault > policy.syncPageMax) {
+    throw new ConfigError('SWB_SYNC_PAGE_DEFAULT', 'must not exceed SWB_SYNC_PAGE_MAX');
+  }
+  return policy;
+}

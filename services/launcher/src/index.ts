@@ -1,0 +1,5 @@
+export {
+  startEmbeddedCluster,
+  type EmbeddedCluster,
+  type EmbeddedClusterOptions,
+} from './embedded-cluster.ts';

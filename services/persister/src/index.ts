@@ -1,0 +1,1 @@
+export { Persister, PERSISTER_GROUP, type PersisterOptions } from './persister.ts';

@@ -1,0 +1,9 @@
+export {
+  buildRouter,
+  createRouterApp,
+  routerRoutes,
+  type BuildRouterOptions,
+  type RouterAppOptions,
+  type RouterRoutesOptions,
+} from './app.ts';
+export { RingEmptyError } from './errors.ts';
