@@ -21,6 +21,7 @@ readonly DATA_DIR=$DIR/data
 readonly LOG_DIR=$DIR/logs
 readonly LOG=$LOG_DIR/system.log
 readonly PIDFILE=$DIR/cassandra.pid
+ENGINE_LOGS=("$LOG" "$LOG_DIR/cassandra.out" "$LOG_DIR/readiness.log")
 readonly READY_TIMEOUT=${SWB_CASSANDRA_READY_TIMEOUT:-180}
 readonly STOP_GRACE=60
 readonly CQL_PING=$SWB_LOCAL_DIR/CqlPing.java
@@ -197,7 +198,7 @@ is_listening_for_cql() {
 find_jamm_jar() {
   local jar
   local -a jars
-  IFS=: read -r -a jars <"$1"
+  IFS=: read -r -a jars <"$1" || true
   for jar in "${jars[@]}"; do
     if [[ $(basename "$jar") == jamm-*.jar ]]; then
       printf '%s\n' "$jar"
@@ -213,6 +214,7 @@ cmd_up() {
     say "already running on $SWB_BIND_HOST:$PORT (pid $pid)"
     return 0
   fi
+  require_command java "a Java 17 runtime, for example apt-get install openjdk-17-jre-headless"
   assert_port_free "$PORT" SWB_CASSANDRA_PORT
   assert_port_free "$STORAGE_PORT" SWB_CASSANDRA_STORAGE_PORT
   classpath_file=$(resolve_classpath "cassandra-$CASSANDRA_VERSION" "$POM")
@@ -242,9 +244,9 @@ cmd_up() {
     -cp "$(<"$classpath_file")" org.apache.cassandra.service.CassandraDaemon
   pid=$(<"$PIDFILE")
 
-  wait_until_ready "$READY_TIMEOUT" "$pid" "$LOG" "the node to listen for CQL clients" \
+  wait_until_ready "$READY_TIMEOUT" "$pid" "the node to listen for CQL clients" \
     is_listening_for_cql
-  wait_until_ready 60 "$pid" "$LOG" "a CQL query on system.local (see $LOG_DIR/readiness.log)" \
+  wait_until_ready 60 "$pid" "a CQL query on system.local (see $LOG_DIR/readiness.log)" \
     can_query_system_local "$classpath_file"
   say "ready on $SWB_BIND_HOST:$PORT (pid $pid, $((SECONDS - started))s, data in $DATA_DIR)"
 }

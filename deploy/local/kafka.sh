@@ -25,6 +25,7 @@ readonly DATA_DIR=$DIR/data
 readonly LOG_DIR=$DIR/logs
 readonly LOG=$LOG_DIR/server.log
 readonly PIDFILE=$DIR/kafka.pid
+ENGINE_LOGS=("$LOG" "$LOG_DIR/kafka.out" "$LOG_DIR/readiness.log")
 readonly READY_TIMEOUT=120
 readonly STOP_GRACE=30
 
@@ -160,10 +161,12 @@ cmd_up() {
     say "already running on $SWB_BIND_HOST:$PORT (pid $pid)"
     return 0
   fi
+  require_command java "a Java 17 runtime, for example apt-get install openjdk-17-jre-headless"
   assert_port_free "$PORT" SWB_KAFKA_PORT
   assert_port_free "$CONTROLLER_PORT" SWB_KAFKA_CONTROLLER_PORT
   classpath_file=$(resolve_classpath "kafka-$KAFKA_VERSION" "$POM")
   write_config
+  : >"$LOG_DIR/readiness.log"
   format_storage "$classpath_file"
 
   say "starting Kafka $KAFKA_VERSION on $SWB_BIND_HOST:$PORT (controller on port $CONTROLLER_PORT)"
@@ -176,9 +179,9 @@ cmd_up() {
     -cp "$(<"$classpath_file")" kafka.Kafka "$CONF"
   pid=$(<"$PIDFILE")
 
-  wait_until_ready "$READY_TIMEOUT" "$pid" "$LOG" "port $PORT to accept connections" \
+  wait_until_ready "$READY_TIMEOUT" "$pid" "port $PORT to accept connections" \
     is_port_open "$PORT"
-  wait_until_ready "$READY_TIMEOUT" "$pid" "$LOG" "a metadata request to succeed" \
+  wait_until_ready "$READY_TIMEOUT" "$pid" "a metadata request to succeed" \
     can_list_topics "$classpath_file"
   say "ready on $SWB_BIND_HOST:$PORT (pid $pid, $((SECONDS - started))s, data in $DATA_DIR)"
 }

@@ -1,5 +1,6 @@
 # Shared helpers for the engine scripts in deploy/local. Source it; do not run it.
-# Callers set ENGINE (the prefix of every status line) before calling any helper.
+# Callers set ENGINE (the prefix of every status line) and ENGINE_LOGS (the log files whose
+# tails explain a failed start) before calling any helper.
 # shellcheck shell=bash
 
 SWB_LOCAL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,16 +28,23 @@ is_port_open() {
 # MARKER. A pid file left by a dead or unrelated process is removed, so a reused pid is never
 # mistaken for the engine.
 read_live_pid() {
-  local pidfile=$1 marker=$2 pid
+  local pidfile=$1 marker=$2 pid command_line=''
   [[ -s $pidfile ]] || return 1
   pid=$(<"$pidfile")
-  if [[ $pid =~ ^[0-9]+$ ]] && [[ -r /proc/$pid/cmdline ]] &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker"; then
+  if [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]]; then
+    command_line=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  fi
+  if [[ -n $marker && $command_line == *"$marker"* ]]; then
     printf '%s\n' "$pid"
     return 0
   fi
   rm -f "$pidfile"
   return 1
+}
+
+# Fails with a hint when a command the scripts need is not installed.
+require_command() {
+  command -v "$1" >/dev/null || fail "$1 is missing; install it first ($2)"
 }
 
 # Fails when PORT is already taken, because then the engine could not bind it and a client
@@ -48,10 +56,17 @@ assert_port_free() {
   fi
 }
 
-# Prints the last lines of a log file to stderr, for a failed start or stop.
+# Prints the last lines of each log in ENGINE_LOGS to stderr, for a failed start.
+print_engine_logs() {
+  local file
+  for file in "${ENGINE_LOGS[@]}"; do
+    print_log_tail "$file"
+  done
+}
+
 print_log_tail() {
   local file=$1
-  [[ -f $file ]] || return 0
+  [[ -s $file ]] || return 0
   printf -- '--- last 40 lines of %s ---\n' "$file" >&2
   tail -n 40 "$file" >&2
   printf -- '--- end of %s ---\n' "$file" >&2
@@ -74,19 +89,19 @@ stop_process() {
 }
 
 # Runs CHECK (a command and its arguments) once a second until it succeeds or TIMEOUT seconds
-# pass. Fails early when PID exits, and prints the tail of LOG on any failure.
+# pass. Fails early when PID exits, and prints the tails of ENGINE_LOGS on any failure.
 wait_until_ready() {
-  local timeout=$1 pid=$2 log=$3 what=$4
-  shift 4
+  local timeout=$1 pid=$2 what=$3
+  shift 3
   local deadline=$((SECONDS + timeout))
   until "$@"; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      print_log_tail "$log"
-      fail "process $pid exited before $what"
+      print_engine_logs
+      fail "process $pid exited while waiting for $what"
     fi
     if ((SECONDS >= deadline)); then
-      print_log_tail "$log"
-      fail "timed out after ${timeout}s waiting for $what (pid $pid still running; see $log)"
+      print_engine_logs
+      fail "timed out after ${timeout}s waiting for $what (pid $pid is still running)"
     fi
     sleep 1
   done
@@ -105,7 +120,7 @@ spawn_detached() {
     >>"$log" 2>&1 </dev/null &
   until [[ -s $pidfile ]]; do
     if ((waited >= 50)); then
-      print_log_tail "$log"
+      print_engine_logs
       fail "no pid file at $pidfile 5s after the start"
     fi
     sleep 0.1
@@ -127,6 +142,7 @@ resolve_classpath() {
     printf '%s\n' "$classpath_file"
     return 0
   fi
+  require_command mvn "apt-get install maven"
   printf '%s\n' "$pom_xml" >"$dir/pom.xml"
   say "resolving jars with Maven into $SWB_INFRA_CACHE (first run only)" >&2
   rm -f "$classpath_file"
@@ -142,7 +158,8 @@ resolve_classpath() {
 are_jars_present() {
   local jar
   local -a jars
-  IFS=: read -r -a jars <"$1"
+  # The file has no trailing newline, so read reports end of file after filling the array.
+  IFS=: read -r -a jars <"$1" || true
   for jar in "${jars[@]}"; do
     [[ -f $jar ]] || return 1
   done

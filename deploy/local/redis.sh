@@ -12,6 +12,7 @@ readonly DIR=$SWB_INFRA_DIR/redis
 readonly CONF=$DIR/redis.conf
 readonly PIDFILE=$DIR/redis.pid
 readonly LOG=$DIR/redis.log
+ENGINE_LOGS=("$LOG")
 readonly READY_TIMEOUT=30
 readonly STOP_GRACE=20
 # redis-server rewrites its command line to "redis-server HOST:PORT".
@@ -100,7 +101,7 @@ cmd_up() {
     fi
     sleep 0.2
   done
-  wait_until_ready "$READY_TIMEOUT" "$pid" "$LOG" "PING to return PONG" is_pong
+  wait_until_ready "$READY_TIMEOUT" "$pid" "PING to return PONG" is_pong
   say "ready on $SWB_BIND_HOST:$PORT (pid $pid, $((SECONDS - started))s, data in $DIR/data)"
 }
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardClient } from './client.ts';
 import type { SwitchboardClientOptions } from './client-options.ts';
 import { ConnectionStoppedError, SendRejectedError } from './errors.ts';
-import { ScriptedCluster, waitFor, type ScriptedSocket } from './scripted-cluster.ts';
+import { ScriptedCluster, waitFor, within, type ScriptedSocket } from './scripted-cluster.ts';
 import { MemoryStateStore } from './state-store.ts';
 
 const CONV = 'd.u_alice.u_bob';
@@ -82,7 +82,7 @@ describe('SwitchboardClient', () => {
     const connected: string[] = [];
     client.on('connected', (welcome) => connected.push(welcome.node));
 
-    const welcome = await client.connect();
+    const welcome = await within(client.connect(), 'connect');
 
     expect(welcome.node).toBe('node-a');
     expect(connected).toEqual(['node-a']);
@@ -95,9 +95,9 @@ describe('SwitchboardClient', () => {
   it('resolves send with the ack and emits the own message once', async () => {
     const client = await loggedInClient();
     const messages = collect<MessageFrame>(client, 'message');
-    await client.connect();
+    await within(client.connect(), 'connect');
 
-    const ack = await client.send({ to: 'u_bob' }, 'lunch?');
+    const ack = await within(client.send({ to: 'u_bob' }, 'lunch?'), 'ack');
 
     const sent = cluster.node('node-a').framesOf('send');
     expect(sent).toHaveLength(1);
@@ -106,7 +106,7 @@ describe('SwitchboardClient', () => {
     expect(client.pendingSendCount).toBe(0);
     await waitFor(() => messages.length === 1, 'own message');
     expect(messages[0]).toMatchObject({ conv: CONV, seq: 1, from: 'u_alice', body: 'lunch?' });
-    await client.send({ conv: CONV }, 'or at one?');
+    await within(client.send({ conv: CONV }, 'or at one?'), 'second ack');
     await waitFor(() => messages.length === 2, 'second own message');
     expect(messages.map((m) => m.seq)).toEqual([1, 2]);
   });
@@ -119,7 +119,7 @@ describe('SwitchboardClient', () => {
       socket.socket.close(4002, 'wrong node');
     };
 
-    const welcome = await client.connect();
+    const welcome = await within(client.connect(), 'connect');
 
     expect(welcome.node).toBe('node-b');
     expect(cluster.routeRequests).toHaveLength(1);
@@ -135,7 +135,7 @@ describe('SwitchboardClient', () => {
     const disconnects: number[] = [];
     client.on('disconnected', (event) => disconnects.push(event.code));
 
-    const welcome = await client.connect();
+    const welcome = await within(client.connect(), 'connect');
 
     expect(welcome.node).toBe('node-b');
     expect(cluster.routeRequests).toHaveLength(2);
@@ -152,9 +152,9 @@ describe('SwitchboardClient', () => {
       }
       nodeA.answerFrame(socket, frame);
     };
-    await client.connect();
+    await within(client.connect(), 'connect');
 
-    const ack = await client.send({ to: 'u_bob' }, 'are you there?', { id: 'msg-1' });
+    const ack = await within(client.send({ to: 'u_bob' }, 'are you there?', { id: 'msg-1' }), 'ack');
 
     const sends = nodeA.framesOf('send');
     expect(sends.map((s) => s.id)).toEqual(['msg-1', 'msg-1']);
@@ -174,9 +174,9 @@ describe('SwitchboardClient', () => {
       }
       nodeA.answerFrame(socket, frame);
     };
-    await client.connect();
+    await within(client.connect(), 'connect');
 
-    const ack = await client.send({ to: 'u_bob' }, 'hello?');
+    const ack = await within(client.send({ to: 'u_bob' }, 'hello?'), 'ack');
 
     const ids = nodeA.framesOf('send').map((s) => s.id);
     expect(ids).toHaveLength(2);
@@ -201,11 +201,11 @@ describe('SwitchboardClient', () => {
       }
       nodeA.answerFrame(socket, frame);
     };
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     const result = client.send({ to: 'u_nobody' }, 'hi');
 
-    await expect(result).rejects.toBeInstanceOf(SendRejectedError);
+    await expect(within(result, 'rejection')).rejects.toBeInstanceOf(SendRejectedError);
     await expect(result).rejects.toMatchObject({ code: 'SWB_ERR_USER_NOT_FOUND' });
     expect(client.pendingSendCount).toBe(0);
   });
@@ -235,7 +235,7 @@ describe('SwitchboardClient', () => {
       }
     };
 
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     expect(nodeA.framesOf('sync').map((f) => f.after)).toEqual([5, 7]);
     expect(messages.map((m) => m.seq)).toEqual([4, 5]);
@@ -252,7 +252,7 @@ describe('SwitchboardClient', () => {
     const client = await loggedInClient({ state: savedState(5, 3) });
     const messages = collect<MessageFrame>(client, 'message');
     cluster.setStreamHead('u_alice', 5);
-    await client.connect();
+    await within(client.connect(), 'connect');
     expect(cluster.node('node-a').framesOf('sync')).toHaveLength(0);
 
     // While the client is away, one message lands at stream position 6.
@@ -273,7 +273,7 @@ describe('SwitchboardClient', () => {
   it('syncs at once on a resync frame', async () => {
     const client = await loggedInClient({ state: savedState(5, 3) });
     cluster.setStreamHead('u_alice', 5);
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     socketAt(0).send({ type: 'resync', reason: 'behind' });
 
@@ -290,7 +290,7 @@ describe('SwitchboardClient', () => {
       if (frame.type !== 'sync') return nodeA.answerFrame(socket, frame);
       socket.send({ type: 'sync', entries: [fromBob(4, 6), fromBob(5, 7)], head: 7, more: false });
     };
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     socketAt(0).send(fromBob(5, 7));
 
@@ -308,7 +308,7 @@ describe('SwitchboardClient', () => {
       if (frame.type !== 'fetch') return nodeA.answerFrame(socket, frame);
       socket.send({ type: 'fetched', conv: frame.conv, messages: [fromBob(5)], missing: [6] });
     };
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     socketAt(0).send(fromBob(4));
     socketAt(0).send(fromBob(7));
@@ -322,7 +322,7 @@ describe('SwitchboardClient', () => {
   it('drops a message it has already emitted', async () => {
     const client = await loggedInClient({ state: savedState(0, 3) });
     const messages = collect<MessageFrame>(client, 'message');
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     socketAt(0).send(fromBob(4));
     socketAt(0).send(fromBob(4));
@@ -337,7 +337,7 @@ describe('SwitchboardClient', () => {
   it('sends one delivered receipt for a burst of messages', async () => {
     const client = await loggedInClient({ state: savedState(0, 3) });
     collect<MessageFrame>(client, 'message');
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     for (const seq of [4, 5, 6]) socketAt(0).send(fromBob(seq));
 
@@ -352,7 +352,7 @@ describe('SwitchboardClient', () => {
 
   it('sends read receipts from markRead', async () => {
     const client = await loggedInClient({ autoDelivered: false });
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     client.markRead(CONV, 3);
     client.markRead(CONV, 2);
@@ -374,11 +374,11 @@ describe('SwitchboardClient', () => {
     };
     const disconnects: Array<{ code: number; willReconnect: boolean }> = [];
     client.on('disconnected', ({ code, willReconnect }) => disconnects.push({ code, willReconnect }));
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     const result = client.send({ to: 'u_bob' }, 'hi');
 
-    await expect(result).rejects.toBeInstanceOf(ConnectionStoppedError);
+    await expect(within(result, 'rejection')).rejects.toBeInstanceOf(ConnectionStoppedError);
     expect(disconnects).toEqual([{ code: 4006, willReconnect: false }]);
     expect(client.status).toBe('stopped');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -388,7 +388,7 @@ describe('SwitchboardClient', () => {
 
   it('refreshes the token after close 4001 and reconnects with it', async () => {
     const client = await loggedInClient();
-    await client.connect();
+    await within(client.connect(), 'connect');
     const firstToken = client.session?.accessToken;
 
     socketAt(0).socket.close(4001, 'token expired');
@@ -407,7 +407,7 @@ describe('SwitchboardClient', () => {
     };
     const disconnects: number[] = [];
     client.on('disconnected', (event) => disconnects.push(event.code));
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     await waitFor(() => nodeA.sockets.length === 2, 'reconnect after silence');
     expect(nodeA.framesOf('ping').length).toBeGreaterThan(0);
@@ -418,7 +418,7 @@ describe('SwitchboardClient', () => {
     const client = await loggedInClient();
     const states: string[] = [];
     client.on('state', (state) => states.push(state));
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     socketAt(0).socket.close(4003, 'draining');
 
@@ -439,7 +439,7 @@ describe('SwitchboardClient', () => {
     const acks: string[] = [];
     client.on('ack', (ack) => acks.push(ack.id));
 
-    await client.connect();
+    await within(client.connect(), 'connect');
 
     await waitFor(() => acks.length === 1, 'ack of the saved message');
     expect(acks).toEqual(['saved-1']);
@@ -453,7 +453,7 @@ describe('SwitchboardClient', () => {
     client.on('session', (session) => sessions.push(session.accessToken));
     cluster.revokeAccessToken(client.session!.accessToken);
 
-    const users = await client.searchUsers('bo');
+    const users = await within(client.searchUsers('bo'), 'user search');
 
     expect(users).toEqual([{ id: 'u_bob', username: 'bob', displayName: 'Bob' }]);
     expect(cluster.refreshCount).toBe(1);

@@ -421,7 +421,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.emit('disconnected', { code, reason, willReconnect: false });
       return;
     }
-    if (code === -1) {
+    if (code === CloseCode.ProtocolViolation) {
       this.#stop(new ConnectionStoppedError(code, reason));
       this.emit('disconnected', { code, reason, willReconnect: false });
       return;
@@ -649,7 +649,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.#completeSend({ type: 'ack', id: frame.id, conv: frame.conv, seq: frame.seq, ts: frame.ts });
     }
 
-    this.#release(frame, me);
+    for (const message of this.#ordering.push(frame)) this.#release(message, me);
     this.#checkGap(frame.conv);
     if (live && frame.pos !== undefined) this.#observePosition(frame.pos);
     this.#scheduleSave();
@@ -814,7 +814,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #transmit(entry: OutboxEntry): void {
     const frame: SendFrame =
       'to' in entry.target
-        ? { type: 'send', id: entry.id + String(Date.now() % 7), to: entry.target.to, body: entry.body }
+        ? { type: 'send', id: entry.id, to: entry.target.to, body: entry.body }
         : { type: 'send', id: entry.id, conv: entry.target.conv, body: entry.body };
     if (this.#connection?.send(frame) === true) this.#outbox.markSent(entry.id, Date.now());
   }

@@ -48,6 +48,19 @@ export async function waitFor<T>(
   }
 }
 
+/** Settles like `promise`, or rejects with a message naming `what` after `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One accepted socket on a scripted node. */
 export class ScriptedSocket {
   readonly node: ScriptedNode;

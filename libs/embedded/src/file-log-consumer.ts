@@ -42,7 +42,12 @@ export class FileLogConsumer implements LogConsumer {
   }
 
   start(): void {
-    this.#running = this.#run();
+    this.#running = this.#run().catch((err: unknown) => {
+      this.#options.logger.error(
+        { err, group: this.#options.group, offset: this.#offset },
+        'log consumer failed',
+      );
+    });
   }
 
   /** Stops after the batch in progress, if any, was handled and committed. */

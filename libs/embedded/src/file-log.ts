@@ -344,6 +344,9 @@ async function writeFully(handle: FileHandle, data: Buffer, position: number): P
   let written = 0;
   while (written < data.length) {
     const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+    if (bytesWritten === 0) {
+      throw new Error(`log segment write made no progress at byte ${position + written}`);
+    }
     written += bytesWritten;
   }
 }

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './sqlite-schema.ts';
 import { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
@@ -17,12 +19,13 @@ export interface SqliteHandle {
 }
 
 /**
- * Opens (or creates) the SQLite database at `path` and migrates its schema.
+ * Opens (or creates) the SQLite database at `path`, and its directory, and migrates its schema.
  *
  * `:memory:` gives a private in-memory database, for tests. The database is closed when
  * `close()` is called, or once both the store and the sequencer were closed.
  */
 export function openSqlite(path: string, options: SqliteOptions = {}): SqliteHandle {
+  if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
