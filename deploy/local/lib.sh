@@ -5,8 +5,10 @@
 
 SWB_LOCAL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SWB_REPO_DIR=$(cd "$SWB_LOCAL_DIR/../.." && pwd)
-SWB_INFRA_DIR=${SWB_INFRA_DIR:-$SWB_REPO_DIR/.data/infra}
-SWB_INFRA_CACHE=${SWB_INFRA_CACHE:-$HOME/.cache/switchboard}
+# Both paths are made absolute, because the generated configs and Cassandra's file:// URL
+# must not depend on the working directory.
+SWB_INFRA_DIR=$(realpath -m "${SWB_INFRA_DIR:-$SWB_REPO_DIR/.data/infra}")
+SWB_INFRA_CACHE=$(realpath -m "${SWB_INFRA_CACHE:-$HOME/.cache/switchboard}")
 # Every engine binds here and nowhere else.
 SWB_BIND_HOST=127.0.0.1
 
@@ -48,7 +50,7 @@ require_command() {
 }
 
 # Fails when PORT is already taken, because then the engine could not bind it and a client
-# would silently talk to whatever holds it.
+# would silently talk to whatever process listens there.
 assert_port_free() {
   local port=$1 variable=$2
   if is_port_open "$port"; then
