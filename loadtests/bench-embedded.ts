@@ -16,7 +16,9 @@ import type { StepResult, WorkerInput, WorkerPair } from './harness/one-to-one-w
 const ROOT = resolve(import.meta.dirname, '..');
 const PAIRS = Number(process.env.SWB_BENCH_PAIRS ?? 20);
 const STEP_SECONDS = Number(process.env.SWB_BENCH_STEP_SECONDS ?? 8);
-const RATES = (process.env.SWB_BENCH_RATES ?? '500,1000,2000,3000,4000,6000,8000,12000').split(',').map(Number);
+const RATES = (process.env.SWB_BENCH_RATES ?? '500,1000,2000,3000,4000,6000,8000,12000')
+  .split(',')
+  .map(Number);
 const OUTPUT = process.env.SWB_BENCH_OUTPUT ?? join(ROOT, 'docs/benchmarks.md');
 
 interface ClusterProcess {
@@ -72,11 +74,16 @@ interface BenchUser {
 }
 
 async function registerUser(apiUrl: string, name: string): Promise<BenchUser> {
-  const session = (await post(`${apiUrl}/v1/auth/register`, { username: name, password: 'bench-password' })) as {
+  const session = (await post(`${apiUrl}/v1/auth/register`, {
+    username: name,
+    password: 'bench-password',
+  })) as {
     user: { id: string };
     accessToken: string;
   };
-  const response = await fetch(`${apiUrl}/v1/route`, { headers: { authorization: `Bearer ${session.accessToken}` } });
+  const response = await fetch(`${apiUrl}/v1/route`, {
+    headers: { authorization: `Bearer ${session.accessToken}` },
+  });
   const route = (await response.json()) as { url: string; node: string };
   return { id: session.user.id, token: session.accessToken, url: route.url, node: route.node };
 }
@@ -94,11 +101,17 @@ async function buildPairs(apiUrl: string, count: number): Promise<WorkerPair[]> 
     const user = await registerUser(apiUrl, `bench${registered++}`);
     byNode.set(user.node, [...(byNode.get(user.node) ?? []), user]);
   }
-  const [left, right] = [...byNode.values()].sort((a, b) => b.length - a.length) as [BenchUser[], BenchUser[]];
+  const [left, right] = [...byNode.values()].sort((a, b) => b.length - a.length) as [
+    BenchUser[],
+    BenchUser[],
+  ];
   return Array.from({ length: count }, (_, i) => {
     // Alternate directions so that both nodes send and receive.
     const [sender, receiver] = i % 2 === 0 ? [left[i]!, right[i]!] : [right[i]!, left[i]!];
-    return { sender: { id: sender.id, token: sender.token, url: sender.url }, receiver: { id: receiver.id, token: receiver.token, url: receiver.url } };
+    return {
+      sender: { id: sender.id, token: sender.token, url: sender.url },
+      receiver: { id: receiver.id, token: receiver.token, url: receiver.url },
+    };
   });
 }
 
@@ -111,7 +124,10 @@ function readProcess(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds: ticks / 100, rssBytes: rssPages * 4096 };
 }
 
-async function runWorker(input: WorkerInput, serverPid: number): Promise<Array<StepResult & { serverCpuPercent: number; serverRssMiB: number }>> {
+async function runWorker(
+  input: WorkerInput,
+  serverPid: number,
+): Promise<Array<StepResult & { serverCpuPercent: number; serverRssMiB: number }>> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'loadtests/harness/one-to-one-worker.ts'], {
     cwd: ROOT,
     env: { ...process.env, SWB_BENCH_WORKER: JSON.stringify(input) },
@@ -135,7 +151,9 @@ async function runWorker(input: WorkerInput, serverPid: number): Promise<Array<S
         serverCpuPercent: Math.round(((after.cpuSeconds - before.cpuSeconds) / seconds) * 100),
         serverRssMiB: Math.round(after.rssBytes / 1024 / 1024),
       });
-      process.stderr.write(`  offered ${step.offeredPerSecond}/s: delivered ${step.deliveredPerSecond}/s, p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, lost ${step.lost}, doubled ${step.duplicated}\n`);
+      process.stderr.write(
+        `  offered ${step.offeredPerSecond}/s: delivered ${step.deliveredPerSecond}/s, p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, lost ${step.lost}, doubled ${step.duplicated}\n`,
+      );
       before = after;
       stepStarted = Date.now();
     }
@@ -154,10 +172,15 @@ function writeReport(section: string): void {
   const start = '<!-- bench:embedded:start -->';
   const end = '<!-- bench:embedded:end -->';
   const block = `${start}\n${section}\n${end}`;
-  const current = existsSync(OUTPUT) ? readFileSync(OUTPUT, 'utf8') : `# Switchboard benchmarks\n\n${start}\n${end}\n`;
+  const current = existsSync(OUTPUT)
+    ? readFileSync(OUTPUT, 'utf8')
+    : `# Switchboard benchmarks\n\n${start}\n${end}\n`;
   const from = current.indexOf(start);
   const to = current.indexOf(end);
-  const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n${block}\n`;
+  const next =
+    from >= 0 && to > from
+      ? current.slice(0, from) + block + current.slice(to + end.length)
+      : `${current}\n${block}\n`;
   writeFileSync(OUTPUT, next);
 }
 
@@ -173,7 +196,9 @@ async function main(): Promise<void> {
     );
     const broken = results.filter((step) => step.lost > 0 || step.duplicated > 0 || step.outOfOrder > 0);
     if (broken.length > 0) {
-      throw new Error(`refusing to publish: ${broken.length} step(s) lost, doubled or reordered messages: ${JSON.stringify(broken)}`);
+      throw new Error(
+        `refusing to publish: ${broken.length} step(s) lost, doubled or reordered messages: ${JSON.stringify(broken)}`,
+      );
     }
     const best = results.filter((step) => step.p99Ms < 50).at(-1);
     const rows = results.map(

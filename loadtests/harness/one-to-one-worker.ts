@@ -66,7 +66,11 @@ interface PairState {
   seen: Set<number>;
 }
 
-let histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+let histogram = hdr.build({
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 60_000_000,
+  numberOfSignificantValueDigits: 3,
+});
 let delivered = 0;
 let duplicated = 0;
 let outOfOrder = 0;
@@ -119,7 +123,11 @@ async function main(job: WorkerInput): Promise<void> {
 }
 
 async function runStep(job: WorkerInput, states: PairState[], rate: number): Promise<StepResult> {
-  histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   delivered = 0;
   duplicated = 0;
   outOfOrder = 0;
@@ -139,7 +147,9 @@ async function runStep(job: WorkerInput, states: PairState[], rate: number): Pro
       const number = `${cursor}`;
       const head = `${now().toFixed(3)}|${number}#`;
       const body = head + padding.slice(head.length);
-      state.sender.send(JSON.stringify({ type: 'send', id: `b${rate}-${number}`, to: state.receiverId, body }));
+      state.sender.send(
+        JSON.stringify({ type: 'send', id: `b${rate}-${number}`, to: state.receiverId, body }),
+      );
       sent++;
     }
     await new Promise((resolve) => setTimeout(resolve, tickMs));

@@ -43,10 +43,11 @@ export interface HistoryMessage {
   ts: number;
 }
 
-/** A member's delivered and read watermarks in one conversation. */
-export interface MemberState {
-  user: string;
+/** A member of a conversation with their delivered and read watermarks. */
+export interface ConversationMember extends User {
+  /** Every message up to this number reached the member. */
   deliveredSeq: number;
+  /** The member has read every message up to this number. */
   readSeq: number;
 }
 
@@ -54,11 +55,10 @@ export interface MemberState {
 export interface ConversationSummary {
   id: string;
   kind: ConversationKind;
-  members: string[];
+  members: ConversationMember[];
   lastMessage: HistoryMessage | null;
   /** Messages from other members after the caller's read watermark. */
   unread: number;
-  memberStates: MemberState[];
 }
 
 /** Options of a history page request. */

@@ -92,8 +92,10 @@ export function parseChatArguments(argv: string[]): ChatArguments | null {
     throw new UsageError('--display-name is only used with --register');
   }
 
-  const port = apiUrl.port === '' ? (apiUrl.protocol === 'https:' ? '443' : '80') : apiUrl.port;
-  const statePath = (values.state as string | undefined) ?? `.data/chat/${username}@${apiUrl.hostname}_${port}.json`;
+  let port = apiUrl.port;
+  if (port === '') port = apiUrl.protocol === 'https:' ? '443' : '80';
+  const statePath =
+    (values.state as string | undefined) ?? `.data/chat/${username}@${apiUrl.hostname}_${port}.json`;
   return {
     apiUrl: api,
     username,
@@ -106,7 +108,8 @@ export function parseChatArguments(argv: string[]): ChatArguments | null {
 }
 
 function requireString(value: unknown, option: string, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${option} is missing: give ${what}`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new UsageError(`${option} is missing: give ${what}`);
   return value;
 }
 
@@ -126,7 +129,10 @@ interface OwnMessage {
 class TerminalChat {
   readonly #client: SwitchboardClient;
   readonly #args: ChatArguments;
-  readonly #names = new Map<string, string>();
+  /** Users met so far by id, for names on screen. */
+  readonly #users = new Map<string, User>();
+  /** Messages and receipts are shown one after another, each after its sender's name is known. */
+  #shown: Promise<void> = Promise.resolve();
   /** Own messages per conversation not yet read by the peer, in seq order. */
   readonly #ownMessages = new Map<string, OwnMessage[]>();
   #me: User | null = null;
@@ -145,9 +151,11 @@ class TerminalChat {
         ? await this.#client.register(this.#args.username, this.#args.password, this.#args.displayName)
         : await this.#client.login(this.#args.username, this.#args.password);
       this.#me = auth.user;
-      this.#names.set(auth.user.id, auth.user.username);
+      this.#users.set(auth.user.id, auth.user);
     } catch (err) {
-      process.stderr.write(`${this.#args.register ? 'register' : 'login'} failed: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `${this.#args.register ? 'register' : 'login'} failed: ${(err as Error).message}\n`,
+      );
       return 1;
     }
 
@@ -175,13 +183,21 @@ class TerminalChat {
       );
     });
     this.#client.on('error', (error) => this.#showError(error));
-    this.#client.on('message', (message) => this.#showMessage(message));
-    this.#client.on('receipt', (receipt) => this.#showReceipt(receipt));
+    this.#client.on('message', (message) => {
+      this.#shown = this.#shown.then(() => this.#showMessage(message));
+    });
+    this.#client.on('receipt', (receipt) => {
+      this.#shown = this.#shown.then(() => this.#showReceipt(receipt));
+    });
   }
 
   #readLines(): Promise<number> {
     return new Promise((resolve) => {
-      const terminal = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdout.isTTY });
+      const terminal = createInterface({
+        input: process.stdin,
+        output: process.stdout,
+        terminal: process.stdout.isTTY,
+      });
       this.#terminal = terminal;
       terminal.setPrompt('> ');
       terminal.prompt();
@@ -207,7 +223,8 @@ class TerminalChat {
       this.#terminal?.close();
       return;
     }
-    if (line === '/help') this.#print('/to <username>  chat with someone\n/history  last 20 messages\n/quit  exit');
+    if (line === '/help')
+      this.#print('/to <username>  chat with someone\n/history  last 20 messages\n/quit  exit');
     else if (line === '/history') await this.#showHistory();
     else if (line === '/to' || line.startsWith('/to ')) await this.#switchPeer(line.slice(3).trim());
     else if (line.startsWith('/')) this.#print(`unknown command ${line.split(' ')[0]}; try /help`);
@@ -233,13 +250,13 @@ class TerminalChat {
     }
     try {
       const matches = await this.#client.searchUsers(username);
-      const user = matches.find((candidate) => candidate.username === username);
+      const user = matches.find((candidate) => candidate.username === username.toLowerCase());
       if (user === undefined) {
         this.#print(`no user named ${username}`);
         return;
       }
       const conv = await this.#client.openDirect(user.id);
-      this.#names.set(user.id, user.username);
+      this.#users.set(user.id, user);
       this.#peer = { user, conv };
       this.#print(`chatting with ${user.username} (${user.displayName})`);
     } catch (err) {
@@ -257,21 +274,48 @@ class TerminalChat {
       const page = await this.#client.history(peer.conv, { limit: HISTORY_PAGE, direction: 'older' });
       if (page.messages.length === 0) this.#print(`no messages with ${peer.user.username} yet`);
       const oldestFirst = [...page.messages].sort((a, b) => a.seq - b.seq);
-      for (const message of oldestFirst) this.#print(this.#formatLine(message.ts, message.from, message.body));
+      for (const message of oldestFirst)
+        this.#print(this.#formatLine(message.ts, message.from, message.body));
     } catch (err) {
       this.#print(`cannot read history: ${(err as Error).message}`);
     }
   }
 
-  #showMessage(message: MessageFrame): void {
+  async #showMessage(message: MessageFrame): Promise<void> {
     if (message.from === this.#me?.id) {
       const own: OwnMessage = { seq: message.seq, body: message.body, ts: message.ts, delivery: 'sent' };
       this.#ownMessages.set(message.conv, [...(this.#ownMessages.get(message.conv) ?? []), own]);
       this.#print(`${this.#formatLine(message.ts, message.from, message.body)} ${TICKS.sent}`);
       return;
     }
+    await this.#learnUser(message.from);
     this.#print(this.#formatLine(message.ts, message.from, message.body));
     this.#client.markRead(message.conv, message.seq);
+
+    const sender = this.#users.get(message.from);
+    if (this.#peer === null && sender !== undefined && message.conv.startsWith('d.')) {
+      this.#peer = { user: sender, conv: message.conv };
+      this.#print(`chatting with ${sender.username}; /to <username> switches`);
+    }
+  }
+
+  /** Looks up a user met for the first time among the members of the caller's conversations. */
+  async #learnUser(id: string): Promise<void> {
+    if (this.#users.has(id)) return;
+    try {
+      for (const conversation of await this.#client.conversations()) {
+        for (const member of conversation.members) {
+          this.#users.set(member.id, {
+            id: member.id,
+            username: member.username,
+            displayName: member.displayName,
+          });
+        }
+      }
+    } catch (err) {
+      // The line is still shown, with the user id in place of the name.
+      this.#print(`cannot look up user ${id}: ${(err as Error).message}`);
+    }
   }
 
   /** Upgrades the ticks of own messages covered by a peer's receipt and reprints the newest. */
@@ -307,7 +351,7 @@ class TerminalChat {
 
   #formatLine(ts: number, from: string, body: string): string {
     const time = new Date(ts).toTimeString().slice(0, 8);
-    return `[${time}] ${this.#names.get(from) ?? from}: ${body}`;
+    return `[${time}] ${this.#users.get(from)?.username ?? from}: ${body}`;
   }
 
   /** Writes a line above the prompt without mangling what the user is typing. */
@@ -330,7 +374,9 @@ class TerminalChat {
     }
     this.#quitting = true;
     if (this.#client.pendingSendCount > 0) {
-      this.#print(`${this.#client.pendingSendCount} message(s) not acknowledged yet; they are resent next time`);
+      this.#print(
+        `${this.#client.pendingSendCount} message(s) not acknowledged yet; they are resent next time`,
+      );
     }
     await this.#client.close();
     this.#print('bye');

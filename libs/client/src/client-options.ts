@@ -7,31 +7,31 @@ import type { WebSocketConstructor } from './websocket.ts';
 export interface SwitchboardClientOptions {
   /** Origin of the HTTP API and router, for example `http://127.0.0.1:8080`. */
   apiUrl: string;
-  /** WebSocket constructor; default `globalThis.WebSocket`, else the `ws` package. */
+  /** WebSocket constructor (default `globalThis.WebSocket`, else the `ws` package). */
   WebSocket?: WebSocketConstructor;
-  /** fetch implementation; default `globalThis.fetch`. */
+  /** fetch implementation (default `globalThis.fetch`). */
   fetch?: typeof globalThis.fetch;
-  /** Where stream position, last sequence numbers and outbox are kept; default in memory. */
+  /** Storage of stream position, last sequence numbers and outbox (default in memory). */
   state?: ClientStateStore;
-  /** Send a delivered receipt for messages from others once they are emitted; default true. */
+  /** Send a delivered receipt for messages from others once they are emitted (default true). */
   autoDelivered?: boolean;
-  /** Resend an unacknowledged message (same id) after this long; default 10000. */
+  /** Resend an unacknowledged message (same id) after this long (default 10000). */
   sendTimeoutMs?: number;
-  /** Reconnect backoff: full jitter over min(maxMs, baseMs * 2^attempt); default 250 and 10000. */
+  /** Reconnect backoff with full jitter over min(maxMs, baseMs * 2^attempt); defaults 250 and 10000. */
   reconnect?: Partial<BackoffOptions>;
-  /** Wait this long for a missing sequence number or stream position before asking; default 150. */
+  /** Wait this long for a missing sequence number or stream position before requesting it (default 150). */
   gapDelayMs?: number;
-  /** Collect receipts for this long before sending them; default 50. */
+  /** Collect receipts for this long before sending them (default 50). */
   receiptDelayMs?: number;
-  /** Ping after this long without sending; default 20000, at most half the node's idle timeout. */
+  /** Ping after this long without sending (default 20000, at most half the node's idle timeout). */
   pingIntervalMs?: number;
-  /** Maximum random delay before reconnecting after close code 4003 (node draining); default 2000. */
+  /** Maximum random delay before reconnecting after close 4003, node draining (default 2000). */
   drainDelayMaxMs?: number;
-  /** Time allowed from opening a socket to its welcome frame; default 10000. */
+  /** Time allowed from opening a socket to its welcome frame (default 10000). */
   connectTimeoutMs?: number;
-  /** Collect state changes for this long before saving them; default 100. */
+  /** Collect state changes for this long before saving them (default 100). */
   stateSaveDelayMs?: number;
-  /** Entries per sync request; default 200, capped by the node's syncPageMax. */
+  /** Entries per sync request (default 200, capped by the node's syncPageMax). */
   syncPageSize?: number;
 }
 
@@ -55,7 +55,10 @@ export interface ResolvedClientOptions {
 /** Checks the options and fills in defaults; throws ClientConfigError on a bad value. */
 export function resolveClientOptions(options: SwitchboardClientOptions): ResolvedClientOptions {
   if (typeof options?.apiUrl !== 'string' || !/^https?:\/\/[^/]/.test(options.apiUrl)) {
-    throw new ClientConfigError('apiUrl', `expected an http:// or https:// URL, got ${String(options?.apiUrl)}`);
+    throw new ClientConfigError(
+      'apiUrl',
+      `expected an http:// or https:// URL, got ${String(options?.apiUrl)}`,
+    );
   }
   const fetchImplementation = options.fetch ?? defaultFetch();
   const reconnect = { ...DEFAULT_BACKOFF, ...options.reconnect };

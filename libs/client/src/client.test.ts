@@ -3,7 +3,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardClient } from './client.ts';
 import type { SwitchboardClientOptions } from './client-options.ts';
 import { ConnectionStoppedError, SendRejectedError } from './errors.ts';
-import { ScriptedCluster, waitFor, within, type ScriptedSocket } from './scripted-cluster.ts';
+import {
+  SCRIPTED_LIMITS,
+  ScriptedCluster,
+  waitFor,
+  within,
+  type ScriptedSocket,
+} from './scripted-cluster.ts';
 import { MemoryStateStore } from './state-store.ts';
 
 const CONV = 'd.u_alice.u_bob';
@@ -77,7 +83,7 @@ function socketAt(index: number, node = 'node-a'): ScriptedSocket {
 }
 
 describe('SwitchboardClient', () => {
-  it('connects through the router and resolves on welcome', async () => {
+  it('connects through the router', async () => {
     const client = await loggedInClient();
     const connected: string[] = [];
     client.on('connected', (welcome) => connected.push(welcome.node));
@@ -92,7 +98,7 @@ describe('SwitchboardClient', () => {
     expect(client.streamPosition).toBe(0);
   });
 
-  it('resolves send with the ack and emits the own message once', async () => {
+  it('resolves send with the ack', async () => {
     const client = await loggedInClient();
     const messages = collect<MessageFrame>(client, 'message');
     await within(client.connect(), 'connect');
@@ -111,7 +117,7 @@ describe('SwitchboardClient', () => {
     expect(messages.map((m) => m.seq)).toEqual([1, 2]);
   });
 
-  it('follows a redirect frame to the named node', async () => {
+  it('follows a redirect frame', async () => {
     const client = await loggedInClient();
     const nodeB = cluster.node('node-b');
     cluster.node('node-a').onConnection = (socket) => {
@@ -126,7 +132,7 @@ describe('SwitchboardClient', () => {
     expect(nodeB.sockets).toHaveLength(1);
   });
 
-  it('asks the router again at once after close 4002', async () => {
+  it('re-routes at once after close 4002', async () => {
     const client = await loggedInClient({ reconnect: { baseMs: 5000, maxMs: 10_000 } });
     cluster.node('node-a').onConnection = (socket) => {
       cluster.routeTo = cluster.node('node-b');
@@ -142,7 +148,7 @@ describe('SwitchboardClient', () => {
     expect(disconnects).toEqual([4002]);
   });
 
-  it('resends with the same id after the socket drops before the ack', async () => {
+  it('resends same id after a drop', async () => {
     const client = await loggedInClient();
     const nodeA = cluster.node('node-a');
     nodeA.onFrame = (socket, frame) => {
@@ -163,7 +169,7 @@ describe('SwitchboardClient', () => {
     expect(cluster.messages.get(CONV)).toHaveLength(1);
   });
 
-  it('resends with the same id after the send timeout', async () => {
+  it('resends same id after a timeout', async () => {
     const client = await loggedInClient({ sendTimeoutMs: 150 });
     const nodeA = cluster.node('node-a');
     let ignored = 0;
@@ -185,7 +191,32 @@ describe('SwitchboardClient', () => {
     expect(nodeA.sockets).toHaveLength(1);
   });
 
-  it('rejects a send on a non-retryable error frame', async () => {
+  it('paces sends below the frame rate', async () => {
+    const client = await loggedInClient();
+    const nodeA = cluster.node('node-a');
+    nodeA.onConnection = (socket) => socket.welcome(0, { ...SCRIPTED_LIMITS, framesPerSecond: 10 });
+    const arrivals: number[] = [];
+    nodeA.onFrame = (socket, frame) => {
+      if (frame.type === 'send') arrivals.push(Date.now());
+      nodeA.answerFrame(socket, frame);
+    };
+    await within(client.connect(), 'connect');
+
+    const ids = Array.from({ length: 12 }, (_, i) => `paced-${i}`);
+    const acks = await within(
+      Promise.all(ids.map((id) => client.send({ to: 'u_bob' }, id, { id }))),
+      'acks of 12 messages',
+    );
+
+    // 80% of 10 frames per second: a burst of 8, then one every 125 ms.
+    expect(acks.map((ack) => ack.id)).toEqual(ids);
+    expect(nodeA.framesOf('send').map((f) => f.id)).toEqual(ids);
+    const first = arrivals[0]!;
+    expect(arrivals.filter((t) => t - first < 100)).toHaveLength(8);
+    expect(arrivals.at(-1)! - first).toBeGreaterThanOrEqual(400);
+  });
+
+  it('rejects send on a final error', async () => {
     const client = await loggedInClient();
     const nodeA = cluster.node('node-a');
     nodeA.onFrame = (socket, frame) => {
@@ -210,7 +241,7 @@ describe('SwitchboardClient', () => {
     expect(client.pendingSendCount).toBe(0);
   });
 
-  it('syncs from the saved position, page by page, before resolving connect', async () => {
+  it('syncs saved position before resolving', async () => {
     const store = savedState(5, 3);
     const client = await loggedInClient({ state: store });
     const messages = collect<MessageFrame>(client, 'message');
@@ -248,7 +279,7 @@ describe('SwitchboardClient', () => {
     expect(saved.lastSeq[CONV]).toBe(5);
   });
 
-  it('syncs from its position again after a reconnect', async () => {
+  it('syncs again after a reconnect', async () => {
     const client = await loggedInClient({ state: savedState(5, 3) });
     const messages = collect<MessageFrame>(client, 'message');
     cluster.setStreamHead('u_alice', 5);
@@ -334,7 +365,7 @@ describe('SwitchboardClient', () => {
     expect(messages.map((m) => m.seq)).toEqual([4, 5]);
   });
 
-  it('sends one delivered receipt for a burst of messages', async () => {
+  it('sends one delivered receipt per burst', async () => {
     const client = await loggedInClient({ state: savedState(0, 3) });
     collect<MessageFrame>(client, 'message');
     await within(client.connect(), 'connect');
@@ -386,7 +417,7 @@ describe('SwitchboardClient', () => {
     expect(cluster.routeRequests).toHaveLength(1);
   });
 
-  it('refreshes the token after close 4001 and reconnects with it', async () => {
+  it('refreshes the token on close 4001', async () => {
     const client = await loggedInClient();
     await within(client.connect(), 'connect');
     const firstToken = client.session?.accessToken;
@@ -414,7 +445,7 @@ describe('SwitchboardClient', () => {
     expect(disconnects[0]).toBe(1006);
   });
 
-  it('reconnects with backoff after the node goes away', async () => {
+  it('reconnects after the node drains', async () => {
     const client = await loggedInClient();
     const states: string[] = [];
     client.on('state', (state) => states.push(state));
@@ -447,7 +478,7 @@ describe('SwitchboardClient', () => {
     await waitFor(() => store.load()?.outbox.length === 0, 'outbox saved empty');
   });
 
-  it('refreshes once on a 401 from the API and repeats the request', async () => {
+  it('refreshes once on HTTP 401', async () => {
     const client = await loggedInClient();
     const sessions: string[] = [];
     client.on('session', (session) => sessions.push(session.accessToken));

@@ -20,7 +20,11 @@ import type {
   User,
 } from './api-types.ts';
 import { computeBackoffDelay } from './backoff.ts';
-import { resolveClientOptions, type ResolvedClientOptions, type SwitchboardClientOptions } from './client-options.ts';
+import {
+  resolveClientOptions,
+  type ResolvedClientOptions,
+  type SwitchboardClientOptions,
+} from './client-options.ts';
 import { Connection } from './connection.ts';
 import {
   ClientClosedError,
@@ -37,11 +41,12 @@ import { OrderingBuffer } from './ordering-buffer.ts';
 import { Outbox, type OutboxEntry, type SendTarget } from './outbox.ts';
 import { MemoryStateStore, type ClientState, type ClientStateStore } from './state-store.ts';
 import { StreamCursor } from './stream-cursor.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 import { resolveWebSocket } from './websocket.ts';
 
 /**
- * Where the client is in its connection life cycle.
+ * Stage of the client's connection life cycle.
  *
  * - `idle`: connect() was never called.
  * - `connecting`: asking the router, opening the socket, waiting for welcome.
@@ -106,13 +111,15 @@ const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 const MAX_GAP_RETRY_MS = 5_000;
 /** After this many 4002 closes in a row, re-routing waits for the backoff. */
 const IMMEDIATE_REROUTE_LIMIT = 2;
+/** Share of the node's frame rate used for sends; the rest is left for receipts, pings and sync. */
+const SEND_RATE_SHARE = 0.8;
 /** Backoff attempt used at least after close 4004, so a rate-limited client waits seconds. */
 const RATE_LIMITED_MIN_ATTEMPT = 4;
 
 /**
  * Typed client of a Switchboard cluster, for Node and browsers.
  *
- * It logs in over HTTP, asks the router for its chat node, keeps one WebSocket open, and
+ * It logs in over HTTP, requests its chat node from the router, keeps one WebSocket open, and
  * turns the frames into events: messages in sequence order and once each, receipts, acks.
  * It resends unacknowledged messages with the same id, fills sequence gaps with `fetch`,
  * catches up on the sync stream after every reconnect, and persists its position through
@@ -136,12 +143,16 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #refreshBeforeConnect = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #connectWaiters: Array<Deferred<WelcomeFrame>> = [];
+  /** Error that stopped the client, returned to calls made while it stays stopped. */
+  #stoppedBy: Error | null = null;
 
   #ordering = new OrderingBuffer();
   #cursor = new StreamCursor();
   #outbox = new Outbox();
   readonly #pendingSends = new Map<string, Deferred<AckFrame>>();
   #outboxTimer: ReturnType<typeof setInterval> | null = null;
+  #sendBucket: TokenBucket | null = null;
+  #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   readonly #gapChecks = new Map<string, GapCheck>();
   #streamGapTimer: ReturnType<typeof setTimeout> | null = null;
@@ -264,7 +275,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   // Connection life cycle
 
   /**
-   * Connects and stays connected until close(): asks the router, opens the socket, follows
+   * Connects and stays connected until close(): requests the node from the router, opens the socket, follows
    * redirects, and resolves after the welcome and the first catch-up sync.
    *
    * Transient failures are retried with backoff, so the promise waits through them. It
@@ -272,7 +283,10 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
    */
   async connect(): Promise<WelcomeFrame> {
     if (this.#api.session === null) throw new NoSessionError();
+    const generation = this.#generation;
     await this.#loadState();
+    // close() during the load wins over this call.
+    if (this.#generation !== generation && !this.#wantConnected) throw new ClientClosedError();
     if (this.#status === 'ready' && this.#welcome !== null) return this.#welcome;
 
     const waiter = createDeferred<WelcomeFrame>();
@@ -319,27 +333,25 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
    *
    * The message waits in the outbox until acknowledged and is resent with the same id after
    * a reconnect or `sendTimeoutMs`, so the server stores it once. It rejects with
-   * SendRejectedError when the node answers with a non-retryable error.
+   * SendRejectedError when the node returns a non-retryable error frame.
    */
   send(target: SendTarget, body: string, options: SendOptions = {}): Promise<AckFrame> {
     const id = options.id ?? generateMessageId();
     const invalid = checkSendArguments(target, body, id);
     if (invalid !== null) return Promise.reject(invalid);
-    if (this.#status === 'closed' || this.#status === 'stopped') {
-      return Promise.reject(new ClientClosedError());
-    }
+    if (this.#status === 'closed') return Promise.reject(new ClientClosedError());
+    if (this.#status === 'stopped') return Promise.reject(this.#stoppedBy ?? new ClientClosedError());
 
     const existing = this.#pendingSends.get(id);
     if (existing !== undefined) return existing.promise;
 
     const deferred = createDeferred<AckFrame>();
-    // A caller that follows acks through events may drop the promise; do not report that.
+    // A caller that follows acks through events may drop the promise, so its rejection is not reported.
     deferred.promise.catch(() => undefined);
     this.#pendingSends.set(id, deferred);
     const normalized: SendTarget = 'to' in target ? { to: target.to } : { conv: target.conv };
     this.#outbox.add({ id, target: normalized, body, createdAt: Date.now() });
-    const entry = this.#outbox.get(id);
-    if (entry !== undefined && this.#welcome !== null) this.#transmit(entry);
+    this.#flushOutbox();
     this.#scheduleSave();
     return deferred.promise;
   }
@@ -422,8 +434,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       return;
     }
     if (code === CloseCode.ProtocolViolation) {
-      this.#stop(new ConnectionStoppedError(code, reason));
       this.emit('disconnected', { code, reason, willReconnect: false });
+      this.#stop(new ConnectionStoppedError(code, reason));
       return;
     }
 
@@ -440,7 +452,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
         return 0;
       case CloseCode.WrongNode:
         this.#wrongNodeStreak += 1;
-        // A ring change settles within moments; only a loop of 4002s needs the backoff.
+        // A ring change settles within moments, so only a loop of 4002 closes waits for the backoff.
         return this.#wrongNodeStreak <= IMMEDIATE_REROUTE_LIMIT ? 0 : this.#nextBackoff();
       case CloseCode.NodeDraining:
         return Math.floor(Math.random() * this.#options.drainDelayMaxMs);
@@ -474,6 +486,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   /** Stops reconnecting after a final rejection; connect() may start again later. */
   #stop(error: Error): void {
+    this.#stoppedBy = error;
     this.#wantConnected = false;
     this.#generation += 1;
     this.#clearReconnectTimer();
@@ -511,6 +524,9 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#gapChecks.clear();
     if (this.#outboxTimer !== null) clearInterval(this.#outboxTimer);
     this.#outboxTimer = null;
+    if (this.#paceTimer !== null) clearTimeout(this.#paceTimer);
+    this.#paceTimer = null;
+    this.#sendBucket = null;
     this.#outbox.markAllUnsent();
   }
 
@@ -567,7 +583,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#setStatus('syncing');
 
     const idleMs = frame.limits.idleTimeoutSeconds * 1000;
-    const pingMs = idleMs > 0 ? Math.min(this.#options.pingIntervalMs, idleMs / 2) : this.#options.pingIntervalMs;
+    const pingMs =
+      idleMs > 0 ? Math.min(this.#options.pingIntervalMs, idleMs / 2) : this.#options.pingIntervalMs;
     this.#connection?.startHeartbeat(pingMs);
 
     const position = this.#cursor.position;
@@ -582,6 +599,9 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.#requestSync();
     }
 
+    // The node drops frames above framesPerSecond, and a dropped send waits sendTimeoutMs.
+    const sendRate = Math.max(1, Math.floor(frame.limits.framesPerSecond * SEND_RATE_SHARE));
+    this.#sendBucket = new TokenBucket(sendRate, sendRate, Date.now());
     this.#flushOutbox();
     this.#outboxTimer = setInterval(
       () => this.#flushOutbox(),
@@ -612,7 +632,15 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     const me = this.userId;
     if (me === null || this.#ordering.lastSeq(frame.conv) === undefined) return;
     this.#acceptMessage(
-      { type: 'message', conv: frame.conv, seq: frame.seq, from: me, id: frame.id, body: entry.body, ts: frame.ts },
+      {
+        type: 'message',
+        conv: frame.conv,
+        seq: frame.seq,
+        from: me,
+        id: frame.id,
+        body: entry.body,
+        ts: frame.ts,
+      },
       false,
     );
   }
@@ -632,7 +660,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #onErrorFrame(frame: ErrorFrame): void {
     this.emit('error', frame);
     if (frame.ref === undefined || !this.#outbox.has(frame.ref)) return;
-    // A retryable rejection keeps the entry; the outbox timer resends it after the timeout.
+    // A retryable rejection keeps the entry, so the outbox timer resends it after the timeout.
     if (frame.retryable) return;
 
     this.#outbox.remove(frame.ref);
@@ -644,7 +672,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   #acceptMessage(frame: MessageFrame, live: boolean): void {
     const me = this.userId;
-    // A resent message may come back through sync before its second ack; it is acked.
+    // A resent message may come back through sync before its second ack, which completes the send.
     if (frame.from === me && this.#outbox.has(frame.id)) {
       this.#completeSend({ type: 'ack', id: frame.id, conv: frame.conv, seq: frame.seq, ts: frame.ts });
     }
@@ -709,7 +737,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     const to = Math.min(gap.to, gap.from + welcome.limits.fetchRangeMax - 1);
     this.#connection.send({ type: 'fetch', conv, from: gap.from, to });
     state.attempts += 1;
-    // An answer that never comes (an error frame has no ref to match) is asked for again.
+    // A fetch whose response never arrives (an error frame has no ref to match) is sent again.
     state.timer = setTimeout(() => {
       state.timer = null;
       this.#checkGap(conv);
@@ -776,7 +804,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#connection.send({ type: 'sync', after, limit });
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = setTimeout(() => {
-      // No answer (a rejected sync has no ref to match): ask again.
+      // No response arrived (a rejected sync has no ref to match), so request the page again.
       this.#syncTimer = null;
       this.#syncInFlight = false;
       this.#requestSync();
@@ -819,9 +847,21 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     if (this.#connection?.send(frame) === true) this.#outbox.markSent(entry.id, Date.now());
   }
 
+  /** Writes the due outbox entries in send order, paced below the node's frame rate. */
   #flushOutbox(): void {
-    if (this.#welcome === null) return;
-    for (const entry of this.#outbox.due(Date.now(), this.#options.sendTimeoutMs)) this.#transmit(entry);
+    if (this.#welcome === null || this.#paceTimer !== null) return;
+    const now = Date.now();
+    for (const entry of this.#outbox.due(now, this.#options.sendTimeoutMs)) {
+      const bucket = this.#sendBucket;
+      if (bucket !== null && !bucket.take(now)) {
+        this.#paceTimer = setTimeout(() => {
+          this.#paceTimer = null;
+          this.#flushOutbox();
+        }, bucket.waitMs(now));
+        return;
+      }
+      this.#transmit(entry);
+    }
   }
 
   #scheduleReceipts(): void {
@@ -922,13 +962,15 @@ function createDeferred<T>(): Deferred<T> {
 }
 
 function checkSendArguments(target: SendTarget, body: string, id: string): Error | null {
-  const fail = (message: string) => new SwitchboardClientError('SWB_ERR_CLIENT_INVALID_ARGUMENT', message, false);
+  const fail = (message: string) =>
+    new SwitchboardClientError('SWB_ERR_CLIENT_INVALID_ARGUMENT', message, false);
   if (typeof target !== 'object' || target === null) return fail('send: target must be { to } or { conv }');
   const hasTo = 'to' in target && typeof target.to === 'string';
   const hasConv = 'conv' in target && typeof target.conv === 'string';
   if (hasTo === hasConv) return fail('send: target needs exactly one of "to" or "conv"');
   if (typeof body !== 'string') return fail('send: body must be a string');
-  if (!isId(id)) return fail(`send: id must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(id)}`);
+  if (!isId(id))
+    return fail(`send: id must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(id)}`);
   return null;
 }
 

@@ -117,7 +117,10 @@ export class Connection {
     }
     if (typeof data !== 'string') {
       this.#handlers.onInvalidFrame(
-        new ServerProtocolError(ErrorCode.FrameBinary, 'binary frame; the protocol uses JSON text'),
+        new ServerProtocolError(
+          ErrorCode.FrameBinary,
+          'binary frame received, but the protocol uses JSON text frames',
+        ),
       );
       return;
     }
@@ -129,7 +132,7 @@ export class Connection {
     this.#handlers.onFrame(result.frame);
   }
 
-  /** Abandons a socket that stopped answering and reports it as an abnormal close. */
+  /** Abandons a socket that stopped responding and reports it as an abnormal close. */
   #giveUp(reason: string): void {
     if (this.#finished) return;
     try {

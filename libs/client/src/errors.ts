@@ -5,7 +5,7 @@ import type { ErrorFrame } from '@switchboard/protocol';
  *
  * `code` is a stable string: a server code (`SWB_ERR_*` from the protocol) when the server
  * rejected the request, or a `SWB_ERR_CLIENT_*` code for failures found by the client.
- * `retryable` tells whether the same request may succeed later.
+ * `retryable` is true when the same request may succeed later.
  */
 export class SwitchboardClientError extends Error {
   readonly code: string;
@@ -30,7 +30,7 @@ export class ClientConfigError extends SwitchboardClientError {
   }
 }
 
-/** The HTTP API answered with an error status. `code` is the server's error code. */
+/** The HTTP API returned an error status. `code` is the server's error code. */
 export class ApiError extends SwitchboardClientError {
   readonly status: number;
 
@@ -41,7 +41,7 @@ export class ApiError extends SwitchboardClientError {
   }
 }
 
-/** An HTTP request or WebSocket connection failed before any answer arrived. */
+/** An HTTP request or WebSocket connection failed before any response arrived. */
 export class NetworkError extends SwitchboardClientError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SWB_ERR_CLIENT_NETWORK', message, true, options);
@@ -71,7 +71,7 @@ export class SendRejectedError extends SwitchboardClientError {
   }
 }
 
-/** An error frame from the node that answers no pending send. */
+/** An error frame from the node that matches no pending send. */
 export class ServerFrameError extends SwitchboardClientError {
   readonly frame: ErrorFrame;
 

@@ -54,7 +54,7 @@ function parseState(text: string, path: string): ClientState {
     Array.isArray(state.outbox);
   if (!valid) {
     throw new Error(
-      `client state file ${path} lacks user, streamPos, lastSeq or outbox; delete it to start fresh`,
+      `client state file ${path} is missing user, streamPos, lastSeq or outbox; delete it to start fresh`,
     );
   }
   return { ...(state as ClientState), heldBack: Array.isArray(state.heldBack) ? state.heldBack : [] };

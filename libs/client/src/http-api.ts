@@ -23,7 +23,7 @@ type Method = 'GET' | 'POST';
 /**
  * Calls the HTTP API and router with the session's access token.
  *
- * A 401 answer to an authenticated request refreshes the tokens once and repeats the
+ * A 401 response to an authenticated request refreshes the tokens once and repeats the
  * request. Refreshes are single-flight because a refresh token is valid for one use only.
  */
 export class HttpApi {
@@ -51,7 +51,10 @@ export class HttpApi {
 
   async register(username: string, password: string, displayName?: string): Promise<AuthResponse> {
     const body = displayName === undefined ? { username, password } : { username, password, displayName };
-    const auth = await this.#request<AuthResponse>('POST', '/v1/auth/register', { body, authenticated: false });
+    const auth = await this.#request<AuthResponse>('POST', '/v1/auth/register', {
+      body,
+      authenticated: false,
+    });
     this.setSession(auth);
     return auth;
   }
@@ -80,17 +83,16 @@ export class HttpApi {
 
   async searchUsers(prefix: string): Promise<User[]> {
     const query = new URLSearchParams({ prefix });
-    const response = await this.#request<{ users: User[] } | User[]>('GET', `/v1/users?${query}`);
-    // NOTE: the list shape is not fixed yet, so both `{ users }` and a bare array are read.
-    return Array.isArray(response) ? response : response.users;
+    const response = await this.#request<{ users: User[] }>('GET', `/v1/users?${query}`);
+    return response.users;
   }
 
   async conversations(): Promise<ConversationSummary[]> {
-    const response = await this.#request<{ conversations: ConversationSummary[] } | ConversationSummary[]>(
+    const response = await this.#request<{ conversations: ConversationSummary[] }>(
       'GET',
       '/v1/conversations',
     );
-    return Array.isArray(response) ? response : response.conversations;
+    return response.conversations;
   }
 
   /** Creates (or finds) the one-to-one conversation with `userId` and returns its id. */
@@ -108,7 +110,10 @@ export class HttpApi {
     if (options.direction !== undefined) query.set('direction', options.direction);
     const text = query.toString();
     const suffix = text === '' ? '' : `?${text}`;
-    return this.#request<HistoryPage>('GET', `/v1/conversations/${encodeURIComponent(conv)}/messages${suffix}`);
+    return this.#request<HistoryPage>(
+      'GET',
+      `/v1/conversations/${encodeURIComponent(conv)}/messages${suffix}`,
+    );
   }
 
   async #refreshOnce(): Promise<Session> {
@@ -119,7 +124,12 @@ export class HttpApi {
       authenticated: false,
     });
     if (typeof response.accessToken !== 'string' || typeof response.refreshToken !== 'string') {
-      throw new ApiError(200, ErrorCode.Internal, 'refresh response has no accessToken or refreshToken', false);
+      throw new ApiError(
+        200,
+        ErrorCode.Internal,
+        'refresh response has no accessToken or refreshToken',
+        false,
+      );
     }
     const user = response.user ?? current.user;
     this.setSession({
@@ -191,7 +201,7 @@ function buildApiError(method: Method, path: string, status: number, text: strin
       );
     }
   }
-  // A proxy or a crashed server may answer without our error body.
+  // A proxy or a crashed server may respond without the Switchboard error body.
   return new ApiError(
     status,
     'SWB_ERR_CLIENT_HTTP_STATUS',

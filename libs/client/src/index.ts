@@ -3,11 +3,11 @@ export type { ClientEvents, ConnectionStatus, DisconnectedEvent, SendOptions } f
 export type { SwitchboardClientOptions } from './client-options.ts';
 export type {
   AuthResponse,
+  ConversationMember,
   ConversationSummary,
   HistoryMessage,
   HistoryOptions,
   HistoryPage,
-  MemberState,
   RouteResponse,
   Session,
   User,

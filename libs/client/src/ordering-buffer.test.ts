@@ -51,7 +51,7 @@ describe('OrderingBuffer', () => {
     expect(buffer.gap(CONV)).toBeNull();
   });
 
-  it('fills a gap partly with messages and partly with missing numbers', () => {
+  it('fills a gap with messages and missing numbers', () => {
     const buffer = new OrderingBuffer({ [CONV]: 3 });
     buffer.push(message(7));
     expect(seqs(buffer.push(message(5)))).toEqual([]);

@@ -14,8 +14,8 @@ export interface SequenceGap {
  *
  * Per conversation it keeps `lastSeq`, the highest number up to which every message was
  * released or is known to hold none. A message at `lastSeq + 1` is released together with
- * the held-back messages that follow it; a message further ahead is held back and opens a
- * gap; a message at or below `lastSeq` is a duplicate and dropped. A conversation without
+ * the held-back messages that follow it. A message further ahead is held back and opens a
+ * gap. A message at or below `lastSeq` is a duplicate and dropped. A conversation without
  * `lastSeq` starts at the first message it sees, because older history comes from the API.
  *
  * Example: lastSeq 3, held back {6}. push(5) holds 5 back (gap 4..4); skip([4]) then

@@ -1,7 +1,7 @@
 /**
  * Test support: a scripted stand-in for the router, the HTTP API and chat nodes, bound to
  * 127.0.0.1 on free ports. It speaks the wire protocol just enough for the client tests and
- * the terminal chat test; each test can replace how a node greets and answers.
+ * the terminal chat test; each test can replace how a node greets and responds.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -52,7 +52,10 @@ export async function waitFor<T>(
 export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -94,7 +97,10 @@ export class ScriptedSocket {
     if (this.isOpen) this.socket.send(JSON.stringify(frame));
   }
 
-  welcome(head: number = this.node.cluster.streamHead(this.user)): void {
+  welcome(
+    head: number = this.node.cluster.streamHead(this.user),
+    limits: WelcomeFrame['limits'] = SCRIPTED_LIMITS,
+  ): void {
     this.send({
       type: 'welcome',
       protocol: 1,
@@ -103,7 +109,7 @@ export class ScriptedSocket {
       conn: `c${this.node.sockets.length}`,
       ringVersion: 'r1',
       head,
-      limits: SCRIPTED_LIMITS,
+      limits,
     });
   }
 
@@ -115,7 +121,7 @@ export class ScriptedSocket {
 type ConnectionScript = (socket: ScriptedSocket) => void;
 type FrameScript = (socket: ScriptedSocket, frame: ClientFrame) => void;
 
-/** A chat node: a WebSocket server whose greeting and answers a test can replace. */
+/** A chat node: a WebSocket server whose greeting and responses a test can replace. */
 export class ScriptedNode {
   readonly name: string;
   readonly cluster: ScriptedCluster;
@@ -152,7 +158,7 @@ export class ScriptedNode {
     return this.sockets.flatMap((socket) => socket.framesOf(type));
   }
 
-  /** The default answers of a well-behaved node. */
+  /** Sends the default responses of a well-behaved node. */
   answerFrame(socket: ScriptedSocket, frame: ClientFrame): void {
     switch (frame.type) {
       case 'ping':
@@ -227,7 +233,9 @@ export class ScriptedCluster {
   private constructor() {
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((err: unknown) => {
-        response.writeHead(500).end(JSON.stringify({ error: { code: 'SWB_ERR_INTERNAL', message: String(err) } }));
+        response
+          .writeHead(500)
+          .end(JSON.stringify({ error: { code: 'SWB_ERR_INTERNAL', message: String(err) } }));
       });
     });
   }
@@ -421,7 +429,9 @@ export class ScriptedCluster {
     if (request.method === 'GET' && history !== null) {
       const conv = decodeURIComponent(history[1]!);
       const limit = Number(url.searchParams.get('limit') ?? 20);
-      const all: HistoryMessage[] = (this.messages.get(conv) ?? []).map(({ type: _type, pos: _pos, ...m }) => m);
+      const all: HistoryMessage[] = (this.messages.get(conv) ?? []).map(
+        ({ type: _type, pos: _pos, ...m }) => m,
+      );
       reply(200, { messages: all.reverse().slice(0, limit), nextCursor: null });
       return;
     }

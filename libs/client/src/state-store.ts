@@ -1,7 +1,7 @@
 import type { MessageFrame } from '@switchboard/protocol';
 import type { OutboxEntry } from './outbox.ts';
 
-/** What a client keeps across restarts so that it resumes where it stopped. */
+/** State that a client keeps across restarts so that it resumes where it stopped. */
 export interface ClientState {
   /** User id the state belongs to; the client ignores a state of another user. */
   user: string;

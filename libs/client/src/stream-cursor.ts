@@ -2,7 +2,7 @@
  * Tracks the position in the user's sync stream up to which the device has seen every
  * entry without a hole.
  *
- * Live frames carry their stream position. A frame one past the cursor moves it on; a
+ * Live frames carry their stream position. A frame one past the cursor moves it on. A
  * frame further ahead is remembered, and the positions between are a gap that a `sync`
  * request fills unless the missing frames arrive first.
  */

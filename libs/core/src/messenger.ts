@@ -1,5 +1,6 @@
 import {
   buildDirectConversationId,
+  directMembers,
   ErrorCode,
   type AckFrame,
   type FetchedFrame,
@@ -212,9 +213,20 @@ export class Messenger {
   }
 
   async #resolveTarget(user: string, frame: SendFrame): Promise<Conversation> {
-    if (frame.conv !== undefined) return this.#memberConversation(user, frame.conv);
-
-    const peer = frame.to!;
+    let peer = frame.to;
+    if (frame.conv !== undefined) {
+      // A one-to-one conversation id names both members, so its first message may use it
+      // instead of `to`; the conversation is created as if `to` had been used.
+      const members = directMembers(frame.conv);
+      const other = members?.[0] === user ? members[1] : members?.[1] === user ? members[0] : undefined;
+      if (other === undefined || this.#conversations.has(frame.conv)) {
+        return this.#memberConversation(user, frame.conv);
+      }
+      peer = other;
+    }
+    if (peer === undefined) {
+      throw new InvalidRequestError(ErrorCode.FrameInvalidField, 'send needs exactly one of "to" or "conv"');
+    }
     if (peer === user) {
       throw new InvalidRequestError(ErrorCode.FrameInvalidField, 'send.to must name another user');
     }

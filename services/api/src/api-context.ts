@@ -8,4 +8,6 @@ export interface ApiContext {
   now: () => number;
   /** Largest history page a client may request. */
   historyPageMax: number;
+  /** Waits until the store holds everything already in the durable log. */
+  awaitPersisted: () => Promise<unknown>;
 }

@@ -30,6 +30,11 @@ export interface ApiRoutesOptions {
   docs?: boolean;
   /** Whether to serve GET /healthz, true by default. Turn it off when the host app has its own. */
   healthRoute?: boolean;
+  /**
+   * Waits until the store holds everything already in the durable log, so that history and
+   * the conversation list include every acknowledged message. Reads go ahead without it.
+   */
+  awaitPersisted?: () => Promise<unknown>;
 }
 
 export interface BuildApiOptions extends ApiRoutesOptions {
@@ -69,6 +74,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     tokens: options.tokens,
     now: options.now ?? Date.now,
     historyPageMax,
+    awaitPersisted: options.awaitPersisted ?? (() => Promise.resolve()),
   };
 
   app.setValidatorCompiler(buildValidatorCompiler());

@@ -102,6 +102,7 @@ export function registerConversationRoutes(app: FastifyInstance, context: ApiCon
   const { store } = context;
 
   app.get('/v1/conversations', { schema: LIST_SCHEMA }, async (request) => {
+    await context.awaitPersisted();
     const summaries = await store.listConversations(callerId(request));
     const users = await loadUsers(context, summaries);
     return { conversations: summaries.map((summary) => toConversationView(summary, users)) };

@@ -122,6 +122,7 @@ export function registerHistoryRoutes(app: FastifyInstance, context: ApiContext)
         direction === 'older'
           ? { beforeSeq: afterPosition ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 }
           : { afterSeq: afterPosition ?? 0, limit: limit + 1 };
+      await context.awaitPersisted();
       const rows = await store.history(conv, query);
       const messages = rows.slice(0, limit);
       const last = messages.at(-1);

@@ -119,7 +119,11 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
   });
   registerErrorHandler(http);
   await http.register(routerRoutes, { membership, tokens });
-  await http.register(apiRoutes, { store: sqlite.store, tokens });
+  await http.register(apiRoutes, {
+    store: sqlite.store,
+    tokens,
+    awaitPersisted: () => log.awaitConsumed(PERSISTER_GROUP, 2000),
+  });
   await options.configureHttp?.(http);
   const address = await http.listen({ host: options.host, port: options.httpPort });
   const apiUrl = address.replace('[::1]', '127.0.0.1');

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageFrame } from '@switchboard/protocol';
 import { RawSocket } from './testing/raw-socket.ts';
-import { registerUser, routeFor, startTestCluster, type TestCluster, type TestUser } from './testing/cluster.ts';
+import {
+  registerUser,
+  routeFor,
+  startTestCluster,
+  type TestCluster,
+  type TestUser,
+} from './testing/cluster.ts';
 
 const SEND_BUFFER_BYTES = 16 * 1024;
 const MESSAGES = 3000;

@@ -1,0 +1,64 @@
+import { MemoryStateStore, SwitchboardClient } from '@switchboard/client';
+import type { MessageFrame, ReceiptFrame } from '@switchboard/protocol';
+import type { TestUser } from './cluster.ts';
+import { waitFor } from './cluster.ts';
+
+/** An SDK client that records what it emitted, standing for one device. */
+export interface Device {
+  client: SwitchboardClient;
+  state: MemoryStateStore;
+  messages: MessageFrame[];
+  receipts: ReceiptFrame[];
+  /** Waits until the device has emitted at least `count` messages of `conv`. */
+  waitForMessages(conv: string, count: number, timeoutMs?: number): Promise<MessageFrame[]>;
+  /** Waits for a receipt by `user` of `kind` at or above `seq`. */
+  waitForReceipt(user: string, kind: 'delivered' | 'read', seq: number, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Creates a device of `user` and connects it.
+ *
+ * Passing the `state` of an earlier device makes this one a restart of that device: it
+ * resumes from the saved sync position.
+ */
+export async function connectDevice(
+  apiUrl: string,
+  user: TestUser,
+  state = new MemoryStateStore(),
+): Promise<Device> {
+  const client = new SwitchboardClient({ apiUrl, state, reconnect: { baseMs: 50, maxMs: 500 } });
+  client.useSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
+  const device: Device = {
+    client,
+    state,
+    messages: [],
+    receipts: [],
+    async waitForMessages(conv, count, timeoutMs = 10_000) {
+      const of = () => device.messages.filter((message) => message.conv === conv);
+      await waitFor(
+        () => of().length >= count,
+        `${user.username} to receive ${count} messages in ${conv}, has ${of().length}`,
+        timeoutMs,
+      );
+      return of();
+    },
+    async waitForReceipt(by, kind, seq, timeoutMs = 10_000) {
+      await waitFor(
+        () =>
+          device.receipts.some(
+            (receipt) => receipt.user === by && receipt.kind === kind && receipt.seq >= seq,
+          ),
+        `${user.username} to see a ${kind} receipt up to ${seq}`,
+        timeoutMs,
+      );
+    },
+  };
+  client.on('message', (message) => device.messages.push(message));
+  client.on('receipt', (receipt) => device.receipts.push(receipt));
+  client.on('session', (session) => {
+    user.accessToken = session.accessToken;
+    user.refreshToken = session.refreshToken;
+  });
+  await client.connect();
+  return device;
+}
