@@ -7,6 +7,8 @@ import type { WebSocketConstructor } from './websocket.ts';
 export interface SwitchboardClientOptions {
   /** Origin of the HTTP API and router, for example `http://127.0.0.1:8080`. */
   apiUrl: string;
+  /** Origin of the router when it runs apart from the API (default `apiUrl`). */
+  routerUrl?: string;
   /** WebSocket constructor (default `globalThis.WebSocket`, else the `ws` package). */
   WebSocket?: WebSocketConstructor;
   /** fetch implementation (default `globalThis.fetch`). */
@@ -38,6 +40,7 @@ export interface SwitchboardClientOptions {
 /** Options with every default filled in. */
 export interface ResolvedClientOptions {
   apiUrl: string;
+  routerUrl: string;
   WebSocket: WebSocketConstructor | undefined;
   fetch: typeof globalThis.fetch;
   autoDelivered: boolean;
@@ -60,11 +63,15 @@ export function resolveClientOptions(options: SwitchboardClientOptions): Resolve
       `expected an http:// or https:// URL, got ${String(options?.apiUrl)}`,
     );
   }
+  if (options.routerUrl !== undefined && !/^https?:\/\/[^/]/.test(options.routerUrl)) {
+    throw new ClientConfigError('routerUrl', `expected an http:// or https:// URL, got ${String(options.routerUrl)}`);
+  }
   const fetchImplementation = options.fetch ?? defaultFetch();
   const reconnect = { ...DEFAULT_BACKOFF, ...options.reconnect };
 
   return {
     apiUrl: options.apiUrl,
+    routerUrl: options.routerUrl ?? options.apiUrl,
     WebSocket: options.WebSocket,
     fetch: fetchImplementation,
     autoDelivered: options.autoDelivered ?? true,

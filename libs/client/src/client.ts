@@ -179,6 +179,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#store = options.state ?? new MemoryStateStore();
     this.#api = new HttpApi({
       apiUrl: this.#options.apiUrl,
+      routerUrl: this.#options.routerUrl,
       fetch: this.#options.fetch,
       onSession: (session) => this.emit('session', session),
     });

@@ -13,6 +13,8 @@ import { ApiError, NetworkError, NoSessionError } from './errors.ts';
 export interface HttpApiOptions {
   /** Origin of the API and router, for example `http://127.0.0.1:8080`; a path prefix is kept. */
   apiUrl: string;
+  /** Origin of the router when it is not served with the API. */
+  routerUrl?: string;
   fetch: typeof globalThis.fetch;
   /** Called whenever the session changes: login, register, refresh or useSession. */
   onSession: (session: Session) => void;
@@ -28,6 +30,7 @@ type Method = 'GET' | 'POST';
  */
 export class HttpApi {
   readonly #baseUrl: string;
+  readonly #routerUrl: string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #onSession: (session: Session) => void;
   #session: Session | null = null;
@@ -35,6 +38,7 @@ export class HttpApi {
 
   constructor(options: HttpApiOptions) {
     this.#baseUrl = options.apiUrl.replace(/\/+$/, '');
+    this.#routerUrl = (options.routerUrl ?? options.apiUrl).replace(/\/+$/, '');
     this.#fetch = options.fetch;
     this.#onSession = options.onSession;
   }
@@ -78,7 +82,7 @@ export class HttpApi {
   }
 
   route(): Promise<RouteResponse> {
-    return this.#request<RouteResponse>('GET', '/v1/route');
+    return this.#request<RouteResponse>('GET', `${this.#routerUrl}/v1/route`);
   }
 
   async searchUsers(prefix: string): Promise<User[]> {
@@ -168,7 +172,9 @@ export class HttpApi {
 
     let response: Response;
     try {
-      response = await this.#fetch(`${this.#baseUrl}${path}`, {
+      // Paths are relative to the API, except the router's, which arrives as an absolute URL.
+      const url = path.startsWith('/') ? `${this.#baseUrl}${path}` : path;
+      response = await this.#fetch(url, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -7,3 +7,4 @@ export * from './config.ts';
 export * from './messenger.ts';
 export * from './membership.ts';
 export * from './http-errors.ts';
+export * from './lifecycle.ts';

@@ -77,3 +77,28 @@ export function readConnectionPolicy(env: Env, base = DEFAULT_CONNECTION_POLICY)
   }
   return policy;
 }
+
+const POLICY_VARIABLES: Record<keyof ConnectionPolicy, string> = {
+  maxFrameBytes: 'SWB_MAX_FRAME_BYTES',
+  maxBodyBytes: 'SWB_MAX_BODY_BYTES',
+  framesPerSecond: 'SWB_FRAMES_PER_SECOND',
+  rateLimitCloseAfter: 'SWB_RATE_LIMIT_CLOSE_AFTER',
+  maxInvalidFrames: 'SWB_MAX_INVALID_FRAMES',
+  idleTimeoutSeconds: 'SWB_IDLE_TIMEOUT_SECONDS',
+  sendBufferBytes: 'SWB_SEND_BUFFER_BYTES',
+  slowConsumerCloseMs: 'SWB_SLOW_CONSUMER_CLOSE_MS',
+  syncPageMax: 'SWB_SYNC_PAGE_MAX',
+  syncPageDefault: 'SWB_SYNC_PAGE_DEFAULT',
+  fetchRangeMax: 'SWB_FETCH_RANGE_MAX',
+  rebalanceWindowMs: 'SWB_REBALANCE_WINDOW_MS',
+  drainWindowMs: 'SWB_DRAIN_WINDOW_MS',
+};
+
+/** Turns policy settings into the `SWB_` variables that `readConnectionPolicy` reads. */
+export function buildPolicyEnv(policy: Partial<ConnectionPolicy>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(policy) as Array<[keyof ConnectionPolicy, number | undefined]>) {
+    if (value !== undefined) env[POLICY_VARIABLES[key]] = String(value);
+  }
+  return env;
+}

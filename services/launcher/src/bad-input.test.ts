@@ -20,7 +20,7 @@ let bob: TestUser;
 let carol: TestUser;
 
 async function connect(user: TestUser): Promise<RawSocket> {
-  const route = await routeFor(cluster.apiUrl, user.accessToken);
+  const route = await routeFor(cluster.routerUrl, user.accessToken);
   const result = await RawSocket.open(route.url, user.accessToken);
   if (!result.ok) throw new Error(`upgrade failed with ${result.status}: ${result.body}`);
   await result.socket.next('welcome');

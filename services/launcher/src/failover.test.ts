@@ -32,8 +32,8 @@ describe('restart', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-restart-'));
     try {
       const first = await start(dataDir);
-      const [alice, bob] = await registerOnDifferentNodes(first.apiUrl, 'restart');
-      const a = await connectDevice(first.apiUrl, alice);
+      const [alice, bob] = await registerOnDifferentNodes(first, 'restart');
+      const a = await connectDevice(first, alice);
       devices.push(a);
       for (let i = 1; i <= 5; i++) await a.client.send({ to: bob.id }, `before restart ${i}`);
       await a.client.close();
@@ -48,7 +48,7 @@ describe('restart', () => {
         body: JSON.stringify({ username: bob.username, password: bob.password }),
       });
       expect(response.status).toBe(200);
-      const b = await connectDevice(second.apiUrl, bob);
+      const b = await connectDevice(second, bob);
       devices.push(b);
       const conv = buildDirectConversationId(alice.id, bob.id);
       const page = await b.client.history(conv, { limit: 20 });
@@ -66,13 +66,13 @@ describe('restart', () => {
 describe('chat node failure', () => {
   it('moves the users of a crashed node to the survivor without losing a message', async () => {
     const cluster = await start();
-    const [alice, bob] = await registerOnDifferentNodes(cluster.apiUrl, 'crash');
+    const [alice, bob] = await registerOnDifferentNodes(cluster, 'crash');
     const conv = buildDirectConversationId(alice.id, bob.id);
-    const a = await connectDevice(cluster.apiUrl, alice);
-    const b = await connectDevice(cluster.apiUrl, bob);
+    const a = await connectDevice(cluster, alice);
+    const b = await connectDevice(cluster, bob);
     devices.push(a, b);
 
-    const bobNode = (await routeFor(cluster.apiUrl, bob.accessToken)).node;
+    const bobNode = (await routeFor(cluster.routerUrl, bob.accessToken)).node;
     const victim = cluster.nodes.find((node) => node.id === bobNode)!;
     const acked: number[] = [];
     const sending = (async () => {
@@ -83,12 +83,12 @@ describe('chat node failure', () => {
       }
     })();
     await waitFor(() => acked.length >= 10, 'ten messages acknowledged before the crash');
-    await cluster.crashNode(victim);
+    await victim.crash();
     await sending;
 
     const survivor = cluster.nodes.find((node) => node !== victim)!;
     await waitFor(
-      async () => (await routeFor(cluster.apiUrl, bob.accessToken)).node === survivor.id,
+      async () => (await routeFor(cluster.routerUrl, bob.accessToken)).node === survivor.id,
       'the router to move bob',
       10_000,
     );
@@ -99,8 +99,8 @@ describe('chat node failure', () => {
 
   it('drains a stopping node with close code 4003', async () => {
     const cluster = await start();
-    const [alice] = await registerOnDifferentNodes(cluster.apiUrl, 'drain');
-    const route = await routeFor(cluster.apiUrl, alice.accessToken);
+    const [alice] = await registerOnDifferentNodes(cluster, 'drain');
+    const route = await routeFor(cluster.routerUrl, alice.accessToken);
     const opened = await RawSocket.open(route.url, alice.accessToken);
     if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
     await opened.socket.next('welcome');
@@ -108,7 +108,7 @@ describe('chat node failure', () => {
     const stopping = node.stop();
     expect(await opened.socket.closed()).toBe(CloseCode.NodeDraining);
     await stopping;
-    const moved = await routeFor(cluster.apiUrl, alice.accessToken);
+    const moved = await routeFor(cluster.routerUrl, alice.accessToken);
     expect(moved.node).not.toBe(route.node);
   });
 });

@@ -16,7 +16,7 @@ let cluster: TestCluster;
 const devices: Device[] = [];
 
 async function device(user: TestUser, state?: Device['state']): Promise<Device> {
-  const created = await connectDevice(cluster.apiUrl, user, state);
+  const created = await connectDevice(cluster, user, state);
   devices.push(created);
   return created;
 }
@@ -59,14 +59,14 @@ describe('one-to-one across two chat nodes', () => {
   let conv: string;
 
   beforeAll(async () => {
-    [alice, bob] = await registerOnDifferentNodes(cluster.apiUrl, 'pair');
+    [alice, bob] = await registerOnDifferentNodes(cluster, 'pair');
     conv = buildDirectConversationId(alice.id, bob.id);
   });
 
   it('places the two users on different nodes', async () => {
     const [a, b] = await Promise.all([
-      routeFor(cluster.apiUrl, alice.accessToken),
-      routeFor(cluster.apiUrl, bob.accessToken),
+      routeFor(cluster.routerUrl, alice.accessToken),
+      routeFor(cluster.routerUrl, bob.accessToken),
     ]);
     expect(a.node).not.toBe(b.node);
     expect(a.ringVersion).toBe(b.ringVersion);
@@ -155,8 +155,8 @@ describe('one-to-one across two chat nodes', () => {
 
 describe('idempotent sends', () => {
   it('answers a retried send with the same acknowledgement and stores one message', async () => {
-    const [dave, erin] = await registerOnDifferentNodes(cluster.apiUrl, 'retry');
-    const route = await routeFor(cluster.apiUrl, dave.accessToken);
+    const [dave, erin] = await registerOnDifferentNodes(cluster, 'retry');
+    const route = await routeFor(cluster.routerUrl, dave.accessToken);
     const opened = await RawSocket.open(route.url, dave.accessToken);
     if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
     const socket = opened.socket;
@@ -177,8 +177,8 @@ describe('idempotent sends', () => {
   });
 
   it('reuses the id after a reconnect without a second message', async () => {
-    const [frank, gina] = await registerOnDifferentNodes(cluster.apiUrl, 'reconnect');
-    const route = await routeFor(cluster.apiUrl, frank.accessToken);
+    const [frank, gina] = await registerOnDifferentNodes(cluster, 'reconnect');
+    const route = await routeFor(cluster.routerUrl, frank.accessToken);
     const conv = buildDirectConversationId(frank.id, gina.id);
     for (let attempt = 0; attempt < 2; attempt++) {
       const opened = await RawSocket.open(route.url, frank.accessToken);
@@ -214,7 +214,7 @@ describe('resync cost', () => {
     await late.client.send({ to: hub.id }, 'missed two');
     await late.client.close();
 
-    const route = await routeFor(cluster.apiUrl, hub.accessToken);
+    const route = await routeFor(cluster.routerUrl, hub.accessToken);
     const opened = await RawSocket.open(route.url, hub.accessToken);
     if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
     await opened.socket.next('welcome');
@@ -232,7 +232,7 @@ describe('resync cost', () => {
 describe('placement', () => {
   it('redirects a user who connects to a node that does not own them', async () => {
     const user = await registerUser(cluster.apiUrl, 'wanderer');
-    const route = await routeFor(cluster.apiUrl, user.accessToken);
+    const route = await routeFor(cluster.routerUrl, user.accessToken);
     const other = cluster.nodes.find((node) => node.id !== route.node)!;
     const opened = await RawSocket.open(other.url, user.accessToken);
     if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);

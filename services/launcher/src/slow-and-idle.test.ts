@@ -20,7 +20,7 @@ let alice: TestUser;
 let bob: TestUser;
 
 async function connect(user: TestUser): Promise<RawSocket> {
-  const route = await routeFor(cluster.apiUrl, user.accessToken);
+  const route = await routeFor(cluster.routerUrl, user.accessToken);
   const result = await RawSocket.open(route.url, user.accessToken);
   if (!result.ok) throw new Error(`upgrade failed with ${result.status}: ${result.body}`);
   await result.socket.next('welcome');
@@ -82,7 +82,7 @@ describe('slow consumer', () => {
 
 describe('idle connection', () => {
   it('is closed by the node when it answers no pings', async () => {
-    const route = await routeFor(cluster.apiUrl, alice.accessToken);
+    const route = await routeFor(cluster.routerUrl, alice.accessToken);
     const url = new URL(route.url);
     const socket = connectTcp(Number(url.port), url.hostname);
     const key = randomBytes(16).toString('base64');

@@ -1,6 +1,6 @@
 import { MemoryStateStore, SwitchboardClient } from '@switchboard/client';
 import type { MessageFrame, ReceiptFrame } from '@switchboard/protocol';
-import type { TestUser } from './cluster.ts';
+import type { TestCluster, TestUser } from './cluster.ts';
 import { waitFor } from './cluster.ts';
 
 /** An SDK client that records what it emitted, standing for one device. */
@@ -22,11 +22,16 @@ export interface Device {
  * resumes from the saved sync position.
  */
 export async function connectDevice(
-  apiUrl: string,
+  cluster: TestCluster,
   user: TestUser,
   state = new MemoryStateStore(),
 ): Promise<Device> {
-  const client = new SwitchboardClient({ apiUrl, state, reconnect: { baseMs: 50, maxMs: 500 } });
+  const client = new SwitchboardClient({
+    apiUrl: cluster.apiUrl,
+    routerUrl: cluster.routerUrl,
+    state,
+    reconnect: { baseMs: 50, maxMs: 500 },
+  });
   client.useSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
   const device: Device = {
     client,

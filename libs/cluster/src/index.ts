@@ -1,0 +1,2 @@
+export { readClusterConfig, readTokenSecret, type ClusterConfig } from './cluster-config.ts';
+export { connectBus, connectLog, connectSequencer, connectStore } from './connect.ts';

@@ -1,0 +1,246 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+export type ServiceName = 'router' | 'api' | 'chat-node' | 'persister';
+
+export interface ClusterProcessesOptions {
+  /** Environment shared by every process: engines, token secret, limits. */
+  env: Record<string, string>;
+  chatNodes: number;
+  /** Directory for one log file per process. */
+  logDir: string;
+  /** Also print every log line, formatted, on this process's stdout. */
+  echo?: boolean;
+  /** Milliseconds to wait for each process to report ready. */
+  readyTimeoutMs?: number;
+  /** Ports of the API, the router and the first chat node (the others follow); 0 picks free ones. */
+  ports?: { api: number; router: number; chatBase: number };
+}
+
+/** One running service process. */
+export class ServiceProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** HTTP origin or WebSocket URL the process reported, once ready. */
+  address = '';
+  #exited: Promise<number | null>;
+
+  constructor(name: string, child: ChildProcess) {
+    this.name = name;
+    this.child = child;
+    this.#exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends SIGTERM (a graceful drain) and waits for the exit. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    await this.#exited;
+  }
+
+  /** Sends SIGKILL, as a crash would, and waits for the exit. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGKILL');
+    await this.#exited;
+  }
+}
+
+/** The processes of a cluster-profile deployment on this machine. */
+export interface ClusterProcesses {
+  apiUrl: string;
+  routerUrl: string;
+  router: ServiceProcess;
+  api: ServiceProcess;
+  chatNodes: ServiceProcess[];
+  persister: ServiceProcess;
+  /** Starts a service process again with the same settings, after it was stopped or killed. */
+  restart(process: ServiceProcess): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+interface Spec {
+  name: string;
+  service: ServiceName;
+  env: Record<string, string>;
+}
+
+/**
+ * Starts the router, the API, `chatNodes` chat nodes and the persister as separate
+ * processes against the engines named in `env`, and waits until each reports ready.
+ */
+export async function startClusterProcesses(options: ClusterProcessesOptions): Promise<ClusterProcesses> {
+  mkdirSync(options.logDir, { recursive: true });
+  const specs = new Map<ServiceProcess, Spec>();
+  const started: ServiceProcess[] = [];
+  const ports = options.ports ?? { api: 0, router: 0, chatBase: 0 };
+
+  const launch = async (spec: Spec): Promise<ServiceProcess> => {
+    const proc = await spawnService(spec, options);
+    specs.set(proc, spec);
+    started.push(proc);
+    return proc;
+  };
+
+  try {
+    const persister = await launch({ name: 'persister', service: 'persister', env: {} });
+    const chatNodes: ServiceProcess[] = [];
+    for (let i = 1; i <= options.chatNodes; i++) {
+      chatNodes.push(
+        await launch({
+          name: `chat-node-${i}`,
+          service: 'chat-node',
+          env: {
+            SWB_NODE_ID: `node-${i}`,
+            SWB_CHAT_PORT: String(ports.chatBase === 0 ? 0 : ports.chatBase + i - 1),
+          },
+        }),
+      );
+    }
+    const router = await launch({
+      name: 'router',
+      service: 'router',
+      env: { SWB_ROUTER_PORT: String(ports.router) },
+    });
+    const api = await launch({ name: 'api', service: 'api', env: { SWB_API_PORT: String(ports.api) } });
+
+    const cluster: ClusterProcesses = {
+      apiUrl: api.address,
+      routerUrl: router.address,
+      router,
+      api,
+      chatNodes,
+      persister,
+      async restart(previous) {
+        const spec = specs.get(previous);
+        if (spec === undefined) throw new Error(`unknown process ${previous.name}`);
+        await previous.kill();
+        // A restarted chat node keeps its id and takes its old port again, so the URL in
+        // the membership stays valid for clients that cached it.
+        const env =
+          spec.service === 'chat-node'
+            ? { ...spec.env, SWB_CHAT_PORT: new URL(previous.address).port }
+            : spec.env;
+        const next = await launch({ ...spec, env });
+        const replace = (list: ServiceProcess[]) => {
+          const index = list.indexOf(previous);
+          if (index >= 0) list[index] = next;
+        };
+        replace(cluster.chatNodes);
+        if (previous === cluster.persister) cluster.persister = next;
+        if (previous === cluster.router) cluster.router = next;
+        if (previous === cluster.api) cluster.api = next;
+        return next;
+      },
+      async stop() {
+        await Promise.all(started.map((proc) => proc.stop()));
+      },
+    };
+    return cluster;
+  } catch (err) {
+    await Promise.all(started.map((proc) => proc.kill()));
+    throw err;
+  }
+}
+
+async function spawnService(spec: Spec, options: ClusterProcessesOptions): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `services/${spec.service}/src/main.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = new ServiceProcess(spec.name, child);
+  const file = createWriteStream(join(options.logDir, `${spec.name}.log`), { flags: 'a' });
+
+  await new Promise<void>((resolveReady, reject) => {
+    const timeoutMs = options.readyTimeoutMs ?? 60_000;
+    const timer = setTimeout(
+      () => reject(new Error(`${spec.name} not ready after ${timeoutMs} ms; see ${file.path}`)),
+      timeoutMs,
+    );
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited with ${code} before it was ready; see ${file.path}`));
+    };
+    child.once('exit', onExit);
+    followLines(child, file, options.echo ?? false, spec.name, (entry) => {
+      if (typeof entry.url === 'string' && entry.msg === 'chat node started') proc.address = entry.url;
+      const listening = /^Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg ?? ''));
+      if (listening && proc.address === '') proc.address = listening[1]!;
+      if (entry.msg === 'service ready') {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolveReady();
+      }
+    });
+  });
+  return proc;
+}
+
+type LogEntry = Record<string, unknown>;
+
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+const SKIPPED_FIELDS = new Set(['level', 'time', 'msg', 'service', 'pid', 'hostname']);
+
+/** Formats a pino JSON line as `time name level message key=value ...` for people. */
+export function formatLogLine(name: string, line: string): string {
+  let entry: LogEntry;
+  try {
+    entry = JSON.parse(line) as LogEntry;
+  } catch {
+    return `${name.padEnd(12)} ${line}`;
+  }
+  const time = new Date(Number(entry.time ?? Date.now())).toISOString().slice(11, 23);
+  const level = (LEVELS[Number(entry.level)] ?? 'info').padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([key]) => !SKIPPED_FIELDS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `${time} ${name.padEnd(12)} ${level} ${String(entry.msg ?? '')}${fields ? ` ${fields}` : ''}`;
+}
+
+function followLines(
+  child: ChildProcess,
+  file: WriteStream,
+  echo: boolean,
+  name: string,
+  onEntry: (entry: LogEntry) => void,
+): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        file.write(line + '\n');
+        if (echo) process.stdout.write(formatLogLine(name, line) + '\n');
+        try {
+          onEntry(JSON.parse(line) as LogEntry);
+        } catch {
+          // Not a JSON log line (a stack trace or a warning from Node); it is in the file.
+        }
+      }
+    });
+  }
+  child.once('exit', () => file.end());
+}
