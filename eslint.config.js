@@ -11,7 +11,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: 'ImportDeclaration[source.value=/^@switchboard\\/(router|api|chat-node|persister|launcher)$/]',
+          selector:
+            'ImportDeclaration[source.value=/^@switchboard\\/(router|api|chat-node|persister|launcher)$/]',
           message: 'Only services import services; libs stay below them.',
         },
       ],

@@ -10,8 +10,11 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# The stamp holds the hash of the lock file it was installed from, so touching the lock file
+# without changing it does not reinstall.
 stamp=node_modules/.switchboard-installed
-if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ]; then
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
   exit 0
 fi
 
@@ -20,4 +23,4 @@ npm ci --no-audit --no-fund
 # better-sqlite3 and uWebSockets.js ship native code; fail here, not at first use.
 node -e "new (require('better-sqlite3'))(':memory:').close()"
 node -e "require('uWebSockets.js/binaries/uws_' + process.platform + '_' + process.arch + '_' + process.versions.modules + '.node')"
-touch "$stamp"
+echo "$lock_hash" >"$stamp"

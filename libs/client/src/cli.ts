@@ -325,18 +325,24 @@ class TerminalChat {
     if (own === undefined) return;
 
     let newest: OwnMessage | null = null;
+    let changed = 0;
     for (const message of own) {
       if (message.seq > receipt.seq) break;
       if (receipt.kind === 'read' || message.delivery === 'sent') {
         message.delivery = receipt.kind;
         newest = message;
+        changed++;
       }
     }
     const unread = own.filter((message) => message.delivery !== 'read');
     if (unread.length === 0) this.#ownMessages.delete(receipt.conv);
     else this.#ownMessages.set(receipt.conv, unread);
     if (newest !== null && this.#me !== null) {
-      this.#print(`${this.#formatLine(newest.ts, this.#me.id, newest.body)} ${TICKS[newest.delivery]}`);
+      // A receipt is a watermark, so one line stands for every earlier message it covers.
+      const covered = changed > 1 ? ` (and the ${changed - 1} before it)` : '';
+      this.#print(
+        `${this.#formatLine(newest.ts, this.#me.id, newest.body)} ${TICKS[newest.delivery]}${covered}`,
+      );
     }
   }
 

@@ -64,7 +64,10 @@ export function resolveClientOptions(options: SwitchboardClientOptions): Resolve
     );
   }
   if (options.routerUrl !== undefined && !/^https?:\/\/[^/]/.test(options.routerUrl)) {
-    throw new ClientConfigError('routerUrl', `expected an http:// or https:// URL, got ${String(options.routerUrl)}`);
+    throw new ClientConfigError(
+      'routerUrl',
+      `expected an http:// or https:// URL, got ${String(options.routerUrl)}`,
+    );
   }
   const fetchImplementation = options.fetch ?? defaultFetch();
   const reconnect = { ...DEFAULT_BACKOFF, ...options.reconnect };

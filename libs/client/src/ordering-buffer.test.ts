@@ -51,6 +51,16 @@ describe('OrderingBuffer', () => {
     expect(buffer.gap(CONV)).toBeNull();
   });
 
+  it('releases a late message at a number reported missing, once', () => {
+    const buffer = new OrderingBuffer({ [CONV]: 3 });
+    buffer.push(message(6));
+    buffer.skip(CONV, [4, 5]);
+    expect(seqs(buffer.push(message(5)))).toEqual([5]);
+    expect(seqs(buffer.push(message(5)))).toEqual([]);
+    expect(seqs(buffer.push(message(3)))).toEqual([]);
+    expect(buffer.lastSeq(CONV)).toBe(6);
+  });
+
   it('fills a gap with messages and missing numbers', () => {
     const buffer = new OrderingBuffer({ [CONV]: 3 });
     buffer.push(message(7));

@@ -26,6 +26,8 @@ export class OrderingBuffer {
   readonly #heldBack = new Map<string, Map<number, MessageFrame>>();
   /** Numbers above lastSeq that the server reported as holding no message. */
   readonly #skipped = new Map<string, Set<number>>();
+  /** Numbers that lastSeq moved past as missing; a message there may still arrive late. */
+  readonly #passedOver = new Map<string, Set<number>>();
 
   constructor(lastSeq: Readonly<Record<string, number>> = {}) {
     for (const [conv, seq] of Object.entries(lastSeq)) this.#lastSeq.set(conv, seq);
@@ -43,7 +45,14 @@ export class OrderingBuffer {
       this.#lastSeq.set(message.conv, message.seq);
       return [message, ...this.#drain(message.conv)];
     }
-    if (message.seq <= last) return [];
+    if (message.seq <= last) {
+      // A number reported missing can still be used by a send whose log append was in
+      // flight when the server answered. Such a message is released late, out of order,
+      // rather than dropped: every acknowledged message reaches the application once.
+      const passedOver = this.#passedOver.get(message.conv);
+      if (passedOver?.delete(message.seq) !== true) return [];
+      return [message];
+    }
     if (message.seq === last + 1) {
       this.#lastSeq.set(message.conv, message.seq);
       return [message, ...this.#drain(message.conv)];
@@ -123,7 +132,9 @@ export class OrderingBuffer {
       if (next !== undefined) {
         held?.delete(last + 1);
         released.push(next);
-      } else if (skipped?.has(last + 1) !== true) {
+      } else if (skipped?.has(last + 1) === true) {
+        this.#rememberPassedOver(conv, last + 1);
+      } else {
         break;
       }
       last += 1;
@@ -136,5 +147,19 @@ export class OrderingBuffer {
       if (skipped.size === 0) this.#skipped.delete(conv);
     }
     return released;
+  }
+
+  #rememberPassedOver(conv: string, seq: number): void {
+    let passedOver = this.#passedOver.get(conv);
+    if (passedOver === undefined) {
+      passedOver = new Set();
+      this.#passedOver.set(conv, passedOver);
+    }
+    passedOver.add(seq);
+    // Bounded: a late message older than the last 1,000 passed-over numbers is dropped.
+    if (passedOver.size > 1000) {
+      const oldest = passedOver.values().next().value;
+      if (oldest !== undefined) passedOver.delete(oldest);
+    }
   }
 }

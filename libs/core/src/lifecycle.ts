@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.ts';
-import type { Logger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 
 /** Stops what a service started; called once on SIGTERM or SIGINT. */
 export type StopService = () => Promise<void>;
@@ -11,7 +11,14 @@ export type StopService = () => Promise<void>;
  * bad deployment fails at start instead of at first use. Any other start failure is logged
  * and exits with 1.
  */
-export function runService(name: string, logger: Logger, start: () => Promise<StopService>): void {
+export function runService(name: string, start: (logger: Logger) => Promise<StopService>): void {
+  let logger: Logger;
+  try {
+    logger = createLogger(name);
+  } catch (err) {
+    exitOnStartError(name, err, null);
+    return;
+  }
   let stop: StopService | null = null;
   let stopping = false;
 
@@ -30,18 +37,21 @@ export function runService(name: string, logger: Logger, start: () => Promise<St
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  start().then(
+  start(logger).then(
     (stopFn) => {
       stop = stopFn;
       logger.info('service ready');
     },
-    (err: unknown) => {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${name}: invalid configuration: ${err.message}\n`);
-        process.exit(78);
-      }
-      logger.error({ err }, 'service failed to start');
-      process.exit(1);
-    },
+    (err: unknown) => exitOnStartError(name, err, logger),
   );
+}
+
+function exitOnStartError(name: string, err: unknown, logger: Logger | null): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${name}: invalid configuration: ${err.message}\n`);
+    process.exit(78);
+  }
+  if (logger) logger.error({ err }, 'service failed to start');
+  else process.stderr.write(`${name}: failed to start: ${String(err)}\n`);
+  process.exit(1);
 }

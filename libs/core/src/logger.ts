@@ -1,4 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { ConfigError } from './errors.ts';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export type { Logger };
 
@@ -26,6 +29,9 @@ export const REDACTED_PATHS = [
  */
 export function createLogger(service: string, options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.SWB_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError('SWB_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  }
   return pino({
     ...options,
     level,

@@ -16,7 +16,7 @@ import {
   NotFoundError,
   SwitchboardError,
   UnavailableError,
-  ForbiddenError,
+  ConflictError,
 } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { DurableLog, LogRecord, MessageRecord, ReceiptRecord } from './ports/log.ts';
@@ -42,10 +42,11 @@ export interface UserDelivery {
   frame: string;
 }
 
-/** Result of an accepted send: the acknowledgement and the record to deliver. */
+/** Result of an accepted send: the acknowledgement and the record to deliver, if any is new. */
 export interface AcceptedMessage {
   ack: AckFrame;
-  record: MessageRecord;
+  /** Null when the send repeats one that is already stored and delivered. */
+  record: MessageRecord | null;
 }
 
 /**
@@ -63,6 +64,7 @@ export class Messenger {
   readonly #persisterGroup: string;
   readonly #persistWaitMs: number;
   readonly #conversations: Map<string, Conversation>;
+  readonly #opening = new Map<string, Promise<Conversation>>();
   readonly #cacheSize: number;
 
   constructor(options: MessengerOptions) {
@@ -100,8 +102,31 @@ export class Messenger {
       }),
     );
 
-    // A retry appends the same (conversation, sequence number) again; consumers key by it,
-    // so the record lands once.
+    if (reservation.existing) {
+      const stored = await this.#findStored(reservation.conv, reservation.seq);
+      if (stored !== null) {
+        // The first attempt is durable: answer with its acknowledgement and deliver nothing
+        // new. A different body under the same id would show other text on live devices
+        // than in storage, so it is rejected.
+        if (stored.body !== frame.body || stored.from !== user) {
+          throw new ConflictError(
+            ErrorCode.IdConflict,
+            `client message id ${frame.id} was already used for a different message; use a new id`,
+          );
+        }
+        const ack: AckFrame = {
+          type: 'ack',
+          id: frame.id,
+          conv: stored.conv,
+          seq: stored.seq,
+          ts: stored.ts,
+        };
+        return { ack, record: null };
+      }
+    }
+
+    // A retry whose first attempt may not have reached the log appends the same
+    // (conversation, sequence number) again; consumers key by it, so the record lands once.
     const record: MessageRecord = {
       kind: 'message',
       conv: conversation.id,
@@ -132,10 +157,10 @@ export class Messenger {
    */
   async receipt(user: string, frame: ReceiptRequestFrame): Promise<ReceiptRecord> {
     const conversation = await this.#memberConversation(user, frame.conv);
-    let maxSeq = await this.#store.maxSeq(conversation.id);
+    let maxSeq = await this.#guard('read the conversation head', () => this.#store.maxSeq(conversation.id));
     if (frame.seq > maxSeq) {
-      await this.#log.awaitConsumed(this.#persisterGroup, this.#persistWaitMs);
-      maxSeq = await this.#store.maxSeq(conversation.id);
+      await this.#awaitPersisted();
+      maxSeq = await this.#guard('read the conversation head', () => this.#store.maxSeq(conversation.id));
     }
     if (frame.seq > maxSeq) {
       throw new InvalidRequestError(
@@ -167,7 +192,7 @@ export class Messenger {
    * acknowledged message is in the page.
    */
   async sync(user: string, after: number, limit: number): Promise<SyncFrame> {
-    await this.#log.awaitConsumed(this.#persisterGroup, this.#persistWaitMs);
+    await this.#awaitPersisted();
     const entries = await this.#guard('read the sync stream', () =>
       this.#store.readStream(user, after, limit),
     );
@@ -183,13 +208,16 @@ export class Messenger {
   /** Returns the messages of a conversation in a sequence range, and the numbers that hold none. */
   async fetch(user: string, frame: FetchFrame): Promise<FetchedFrame> {
     const conversation = await this.#memberConversation(user, frame.conv);
-    await this.#log.awaitConsumed(this.#persisterGroup, this.#persistWaitMs);
+    await this.#awaitPersisted();
     const messages = await this.#guard('read messages', () =>
       this.#store.messagesInRange(conversation.id, frame.from, frame.to),
     );
     const found = new Set(messages.map((message) => message.seq));
+    // Numbers above the highest stored one may still be handed out, so only numbers below
+    // it are reported as holding no message.
+    const head = await this.#guard('read the conversation head', () => this.#store.maxSeq(conversation.id));
     const missing: number[] = [];
-    for (let seq = frame.from; seq <= frame.to; seq++) {
+    for (let seq = frame.from; seq <= Math.min(frame.to, head); seq++) {
       if (!found.has(seq)) missing.push(seq);
     }
     return {
@@ -234,6 +262,17 @@ export class Messenger {
     const cached = this.#conversations.get(conv);
     if (cached !== undefined) return cached;
 
+    // A burst of first messages to one peer shares one lookup instead of one store round
+    // trip per message.
+    let opening = this.#opening.get(conv);
+    if (opening === undefined) {
+      opening = this.#openDirect(conv, user, peer).finally(() => this.#opening.delete(conv));
+      this.#opening.set(conv, opening);
+    }
+    return opening;
+  }
+
+  async #openDirect(conv: string, user: string, peer: string): Promise<Conversation> {
     const recipient = await this.#guard('look up the recipient', () => this.#store.getUser(peer));
     if (recipient === null) throw new NotFoundError(ErrorCode.UserNotFound, `user ${peer} does not exist`);
     await this.#guard('create the conversation', () =>
@@ -244,8 +283,10 @@ export class Messenger {
 
   async #memberConversation(user: string, conv: string): Promise<Conversation> {
     const conversation = await this.#loadConversation(conv);
+    // A non-member gets the same answer as for a conversation that does not exist, so that
+    // nobody can learn who talks with whom by probing conversation ids.
     if (!conversation.members.includes(user)) {
-      throw new ForbiddenError(`user ${user} is not a member of conversation ${conv}`);
+      throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation ${conv} does not exist`);
     }
     return conversation;
   }
@@ -266,6 +307,29 @@ export class Messenger {
     }
     this.#conversations.set(conv, conversation);
     return conversation;
+  }
+
+  /**
+   * Waits until the persister has stored everything appended so far.
+   *
+   * Reading a store that lags would report acknowledged messages as missing, so a wait that
+   * times out fails the request as retryable instead.
+   */
+  async #awaitPersisted(): Promise<void> {
+    const caughtUp = await this.#log.awaitConsumed(this.#persisterGroup, this.#persistWaitMs);
+    if (!caughtUp) {
+      this.#logger.warn({ waitMs: this.#persistWaitMs }, 'persister behind the log');
+      throw new UnavailableError(`the store is more than ${this.#persistWaitMs} ms behind the log; retry`);
+    }
+  }
+
+  /** Returns the stored message at (conv, seq) once the persister caught up, or null. */
+  async #findStored(conv: string, seq: number): Promise<StoredMessage | null> {
+    await this.#awaitPersisted();
+    const [stored] = await this.#guard('read the earlier attempt', () =>
+      this.#store.messagesInRange(conv, seq, seq),
+    );
+    return stored ?? null;
   }
 
   /** Runs a dependency call; a failure that is not already a SwitchboardError becomes retryable. */

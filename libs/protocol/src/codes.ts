@@ -91,6 +91,8 @@ export const CloseCode = {
   ProtocolViolation: 4006,
   /** No frame or pong arrived within the idle timeout. Reconnect. */
   IdleTimeout: 4007,
+  /** The user already has the maximum number of open connections. Close another device first. */
+  TooManyConnections: 4008,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

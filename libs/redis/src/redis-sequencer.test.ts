@@ -126,12 +126,13 @@ describe.skipIf(!reachable)(`Redis sequencer on ${REDIS_URL}`, () => {
       await deleteKeys(admin, prefix);
       const [next] = await reserveMany(sequencer, 'after', 1);
 
-      // The first reserve seeded the empty counters at 0 + 10 as well, so 11 to 15 were taken.
-      expect(before.map((reservation) => reservation.seq)).toEqual([11, 12, 13, 14, 15]);
-      expect(next!.seq).toBe(13 + 10 + 1);
+      // Counters with nothing stored start at 0, so a new conversation begins at 1.
+      expect(before.map((reservation) => reservation.seq)).toEqual([1, 2, 3, 4, 5]);
+      // After the loss the stored floor is 3, so the margin lifts the next number past 4 and 5.
+      expect(next!.seq).toBe(3 + 10 + 1);
       expect(next!.positions).toEqual([
-        { user: alice, pos: 24 },
-        { user: bob, pos: 24 },
+        { user: alice, pos: 14 },
+        { user: bob, pos: 14 },
       ]);
     });
 

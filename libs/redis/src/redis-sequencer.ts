@@ -282,9 +282,13 @@ export class RedisSequencer implements Sequencer {
       });
     }
 
-    const value = floor + this.#seedMargin;
+    // A counter of a conversation or user with nothing stored is most likely new, not lost,
+    // so it starts at 0 without the margin.
+    // NOTE: a conversation whose only messages were still in flight when Redis lost its
+    // counters gets those numbers again; the margin covers every counter with a stored floor.
+    const value = floor > 0 ? floor + this.#seedMargin : 0;
     const set = await callRedis('re-seed a counter', () => this.#redis.set(counter.key, value, 'NX'));
-    if (set !== 'OK') return;
+    if (set !== 'OK' || floor === 0) return;
 
     // After a FLUSHALL every active conversation and user is re-seeded, so warn once a minute.
     this.#reseeds += 1;

@@ -189,13 +189,13 @@ describe('GET /v1/conversations/:conv/messages', () => {
     expect(seqsOf(response.json<HistoryPage>())).toEqual([5, 4, 3, 2, 1]);
   });
 
-  it('returns 403 to a user outside the conversation', async () => {
+  it('answers 404 to a user outside the conversation', async () => {
     await sendMessages(2);
 
     const response = await requestPage('', carol);
 
-    expect(response.statusCode).toBe(403);
-    expect(errorOf(response).code).toBe(ErrorCode.ConversationForbidden);
+    expect(response.statusCode).toBe(404);
+    expect(errorOf(response).code).toBe(ErrorCode.ConversationNotFound);
     expect(response.body).not.toContain('message 0');
   });
 

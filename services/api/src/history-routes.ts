@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode } from '@switchboard/protocol';
-import { ForbiddenError, InvalidRequestError, NotFoundError, type HistoryQuery } from '@switchboard/core';
+import { InvalidRequestError, NotFoundError, type HistoryQuery } from '@switchboard/core';
 import type { ApiContext } from './api-context.ts';
 import { callerId } from './authenticate.ts';
 import { decodeCursor, encodeCursor, MAX_CURSOR_LENGTH, type HistoryDirection } from './cursor.ts';
@@ -78,7 +78,6 @@ function buildHistorySchema(historyPageMax: number) {
         },
       },
       ...AUTHENTICATED_ERROR_RESPONSES,
-      403: ERROR_RESPONSES[403],
       404: ERROR_RESPONSES[404],
     },
   };
@@ -113,7 +112,8 @@ export function registerHistoryRoutes(app: FastifyInstance, context: ApiContext)
         throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation "${conv}" does not exist`);
       }
       if (!conversation.members.includes(callerId(request))) {
-        throw new ForbiddenError(`the caller is not a member of conversation "${conv}"`);
+        // The same answer as for a missing conversation, so probing ids reveals nobody's chats.
+        throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation "${conv}" does not exist`);
       }
 
       // One extra row shows whether another page follows, so the last page already returns

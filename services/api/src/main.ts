@@ -1,12 +1,11 @@
-import { createLogger, readHost, readInt, readPort, runService, TokenIssuer } from '@switchboard/core';
+import { readHost, readInt, readPort, runService, TokenIssuer } from '@switchboard/core';
 import { connectLog, connectStore, readClusterConfig, readTokenSecret } from '@switchboard/cluster';
 import { buildApi } from './api.ts';
 
 /** Consumer group of the persister, whose progress history reads wait for. */
 const PERSISTER_GROUP = 'persister';
-const logger = createLogger('api');
 
-runService('api', logger, async () => {
+runService('api', async (logger) => {
   const env = process.env;
   const config = readClusterConfig(env);
   const tokens = new TokenIssuer({

@@ -74,12 +74,16 @@ interface ConnectionState {
   refilledAt: number;
   rateLimitHits: number;
   invalidFrames: number;
+  /** True while a sync or fetch of this connection is being answered. */
+  reading: boolean;
 }
 
 type Socket = WebSocket<ConnectionState>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SWEEP_INTERVAL_MS = 1000;
+/** Return value of uWebSockets.js `send` when the frame was dropped for backpressure. */
+const SEND_DROPPED = 2;
 
 /**
  * A chat node: authenticates WebSocket upgrades, keeps the table of open connections,
@@ -266,6 +270,7 @@ export class ChatNode {
           refilledAt: Date.now(),
           rateLimitHits: 0,
           invalidFrames: 0,
+          reading: false,
         };
         res.cork(() => {
           res.upgrade(state, key, protocol, extensions, context as never);
@@ -301,6 +306,12 @@ export class ChatNode {
       return;
     }
 
+    const open = this.#table.get(state.user);
+    if (open !== undefined && open.size >= this.#policy.maxConnectionsPerUser) {
+      state.closed = true;
+      ws.end(CloseCode.TooManyConnections, 'too many connections');
+      return;
+    }
     this.#table.add(state.user, ws);
     if (this.#logger.isLevelEnabled('debug')) {
       this.#logger.debug({ connId: state.conn, userId: state.user }, 'connection opened');
@@ -378,9 +389,30 @@ export class ChatNode {
     }
 
     state.invalidFrames = 0;
-    this.#dispatch(ws, state, result.frame).catch((err: unknown) => {
-      this.#replyError(ws, state, err, 'id' in result.frame ? result.frame.id : undefined);
-    });
+    const frame = result.frame;
+    if (frame.type === 'sync' || frame.type === 'fetch') {
+      // Reads are the costly frames: each reads the store and may build a large reply. They
+      // take more of the rate bucket, and one at a time, so no connection can hold the event
+      // loop with a queue of them.
+      state.tokens -= this.#policy.readFrameCost - 1;
+      if (state.reading) {
+        this.#sendFrame(ws, {
+          type: 'error',
+          code: ErrorCode.RateLimited,
+          message: `one ${frame.type} at a time per connection; wait for the answer to the previous one`,
+          retryable: true,
+        });
+        return;
+      }
+      state.reading = true;
+    }
+    this.#dispatch(ws, state, frame)
+      .catch((err: unknown) => {
+        this.#replyError(ws, state, err, 'id' in frame ? frame.id : undefined);
+      })
+      .finally(() => {
+        if (frame.type === 'sync' || frame.type === 'fetch') state.reading = false;
+      });
   }
 
   /** Applies the frame-rate bucket. Returns false when the frame must be dropped. */
@@ -418,7 +450,7 @@ export class ChatNode {
       case 'send': {
         const accepted = await messenger.send(state.user, frame);
         this.#sendFrame(ws, accepted.ack);
-        this.#deliver(messenger.buildDeliveries(accepted.record));
+        if (accepted.record !== null) this.#deliver(messenger.buildDeliveries(accepted.record));
         return;
       }
       case 'receipt': {
@@ -481,10 +513,19 @@ export class ChatNode {
   // -------------------------------------------------------------------------
   // Outbound frames and delivery
 
+  /**
+   * Sends a reply to this connection's own request.
+   *
+   * Replies (acks, sync pages, errors) are never dropped in silence: when the transport
+   * refuses one for backpressure, the connection is closed with 4005 and the client resyncs
+   * and resends with the same ids.
+   */
   #sendFrame(ws: Socket, frame: ServerFrame): void {
     const state = ws.getUserData();
     if (state.closed) return;
-    ws.send(JSON.stringify(frame), false);
+    if (ws.send(JSON.stringify(frame), false) === SEND_DROPPED) {
+      this.#closeWith(ws, state, CloseCode.SlowConsumer, 'slow consumer');
+    }
   }
 
   /**
@@ -589,17 +630,28 @@ export class ChatNode {
       { moved: moved.length, ringVersion: this.#options.placement.ringVersion },
       'ring changed',
     );
-    void this.#closeSpread(moved, CloseCode.WrongNode, 'wrong node', this.#policy.rebalanceWindowMs);
+    // Ownership is checked again at close time: a ring that flapped back within the window
+    // (a node missed heartbeats during a pause) must not disconnect users it gave back.
+    void this.#closeSpread(moved, CloseCode.WrongNode, 'wrong node', this.#policy.rebalanceWindowMs, (ws) => {
+      const owner = this.#options.placement.ownerOf(ws.getUserData().user);
+      return owner !== null && owner.id !== this.id;
+    });
   }
 
   /** Closes sockets at random offsets within `windowMs`, and resolves when all are closed. */
-  #closeSpread(sockets: Socket[], code: number, reason: string, windowMs: number): Promise<void> {
+  #closeSpread(
+    sockets: Socket[],
+    code: number,
+    reason: string,
+    windowMs: number,
+    stillDue: (ws: Socket) => boolean = () => true,
+  ): Promise<void> {
     if (sockets.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       let remaining = sockets.length;
       for (const ws of sockets) {
         setTimeout(() => {
-          this.#closeWith(ws, ws.getUserData(), code, reason);
+          if (stillDue(ws)) this.#closeWith(ws, ws.getUserData(), code, reason);
           remaining--;
           if (remaining === 0) resolve();
         }, Math.random() * windowMs);

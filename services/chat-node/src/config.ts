@@ -28,6 +28,10 @@ export interface ConnectionPolicy {
   rebalanceWindowMs: number;
   /** Window over which a draining node closes its connections (SWB_DRAIN_WINDOW_MS). */
   drainWindowMs: number;
+  /** Open connections one user may hold on a node; more are closed with 4008 (SWB_MAX_CONNECTIONS_PER_USER). */
+  maxConnectionsPerUser: number;
+  /** Rate-limit tokens a sync or fetch costs, as it reads the store and builds a large frame (SWB_READ_FRAME_COST). */
+  readFrameCost: number;
 }
 
 export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
@@ -44,6 +48,8 @@ export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
   fetchRangeMax: 100,
   rebalanceWindowMs: 2000,
   drainWindowMs: 2000,
+  maxConnectionsPerUser: 16,
+  readFrameCost: 5,
 };
 
 /** Reads the connection policy from `SWB_` variables, falling back to the defaults. */
@@ -65,6 +71,11 @@ export function readConnectionPolicy(env: Env, base = DEFAULT_CONNECTION_POLICY)
     fetchRangeMax: readInt(env, 'SWB_FETCH_RANGE_MAX', base.fetchRangeMax, { min: 1, max: 10_000 }),
     rebalanceWindowMs: readInt(env, 'SWB_REBALANCE_WINDOW_MS', base.rebalanceWindowMs, { min: 0 }),
     drainWindowMs: readInt(env, 'SWB_DRAIN_WINDOW_MS', base.drainWindowMs, { min: 0 }),
+    maxConnectionsPerUser: readInt(env, 'SWB_MAX_CONNECTIONS_PER_USER', base.maxConnectionsPerUser, {
+      min: 1,
+      max: 10_000,
+    }),
+    readFrameCost: readInt(env, 'SWB_READ_FRAME_COST', base.readFrameCost, { min: 1, max: 1000 }),
   };
   if (policy.maxBodyBytes >= policy.maxFrameBytes) {
     throw new ConfigError(
@@ -92,6 +103,8 @@ const POLICY_VARIABLES: Record<keyof ConnectionPolicy, string> = {
   fetchRangeMax: 'SWB_FETCH_RANGE_MAX',
   rebalanceWindowMs: 'SWB_REBALANCE_WINDOW_MS',
   drainWindowMs: 'SWB_DRAIN_WINDOW_MS',
+  maxConnectionsPerUser: 'SWB_MAX_CONNECTIONS_PER_USER',
+  readFrameCost: 'SWB_READ_FRAME_COST',
 };
 
 /** Turns policy settings into the `SWB_` variables that `readConnectionPolicy` reads. */

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import {
-  createLogger,
   MembershipView,
   Messenger,
   NodeHeartbeat,
@@ -25,9 +24,7 @@ import { readConnectionPolicy } from './config.ts';
 /** Consumer group of the persister, whose progress sync and fetch wait for. */
 const PERSISTER_GROUP = 'persister';
 
-const logger = createLogger('chat-node');
-
-runService('chat-node', logger, async () => {
+runService('chat-node', async (logger) => {
   const env = process.env;
   const config = readClusterConfig(env);
   const policy = readConnectionPolicy(env);

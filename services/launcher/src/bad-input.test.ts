@@ -47,7 +47,13 @@ function base64url(value: unknown): string {
 
 beforeAll(async () => {
   cluster = await startTestCluster({
-    policy: { maxFrameBytes: MAX_FRAME, maxBodyBytes: 1024, framesPerSecond: 20, rateLimitCloseAfter: 40 },
+    policy: {
+      maxFrameBytes: MAX_FRAME,
+      maxBodyBytes: 1024,
+      framesPerSecond: 20,
+      rateLimitCloseAfter: 40,
+      maxConnectionsPerUser: 3,
+    },
   });
   alice = await registerUser(cluster.apiUrl, 'alice');
   bob = await registerUser(cluster.apiUrl, 'bob');
@@ -184,18 +190,18 @@ describe('bad frames', () => {
     await expectError(socket, ErrorCode.ConversationNotFound);
   });
 
-  it('rejects a message into a conversation the sender is not in', async () => {
+  it('answers a non-member as if the conversation did not exist', async () => {
     const bobSocket = await connect(bob);
     bobSocket.sendJson({ type: 'send', id: 'b1', to: carol.id, body: 'private' });
     const ack = await bobSocket.next('ack');
     bobSocket.close();
 
     socket.sendJson({ type: 'send', id: 'intrude1', conv: ack.conv, body: 'let me in' });
-    await expectError(socket, ErrorCode.ConversationForbidden);
+    await expectError(socket, ErrorCode.ConversationNotFound);
     socket.sendJson({ type: 'fetch', conv: ack.conv, from: 1, to: 1 });
-    await expectError(socket, ErrorCode.ConversationForbidden);
+    await expectError(socket, ErrorCode.ConversationNotFound);
     socket.sendJson({ type: 'receipt', conv: ack.conv, kind: 'read', seq: 1 });
-    await expectError(socket, ErrorCode.ConversationForbidden);
+    await expectError(socket, ErrorCode.ConversationNotFound);
   });
 
   it('rejects a receipt beyond the last message', async () => {
@@ -203,6 +209,17 @@ describe('bad frames', () => {
     const ack = await socket.next('ack');
     socket.sendJson({ type: 'receipt', conv: ack.conv, kind: 'read', seq: ack.seq + 1000 });
     await expectError(socket, ErrorCode.FrameInvalidField);
+  });
+
+  it('rejects a reused id with a different body', async () => {
+    socket.sendJson({ type: 'send', id: 'twice', to: bob.id, body: 'the meeting is at 10' });
+    const ack = await socket.next('ack');
+    socket.sendJson({ type: 'send', id: 'twice', to: bob.id, body: 'the meeting is cancelled' });
+    const error = await expectError(socket, ErrorCode.IdConflict);
+    expect(error.ref).toBe('twice');
+    socket.sendJson({ type: 'fetch', conv: ack.conv, from: ack.seq, to: ack.seq });
+    const fetched = await socket.next('fetched');
+    expect(fetched.messages.map((message) => message.body)).toEqual(['the meeting is at 10']);
   });
 
   it('stored nothing for the rejected frames', async () => {
@@ -213,11 +230,21 @@ describe('bad frames', () => {
       conversations: Array<{ id: string; lastMessage: { body: string } | null }>;
     };
     expect(body.conversations).toHaveLength(1);
-    expect(body.conversations[0]!.lastMessage?.body).toBe('one');
+    expect(body.conversations[0]!.lastMessage?.body).toBe('the meeting is at 10');
   });
 });
 
 describe('connections that misbehave', () => {
+  it('closes connections of one user beyond the limit with 4008', async () => {
+    const open: RawSocket[] = [];
+    for (let i = 0; i < 3; i++) open.push(await connect(carol));
+    const route = await routeFor(cluster.routerUrl, carol.accessToken);
+    const extra = await RawSocket.open(route.url, carol.accessToken);
+    if (!extra.ok) throw new Error(`upgrade failed: ${extra.status}`);
+    expect(await extra.socket.closed()).toBe(CloseCode.TooManyConnections);
+    for (const socket of open) socket.close();
+  });
+
   it('closes after too many invalid frames in a row with 4006', async () => {
     const socket = await connect(carol);
     for (let i = 0; i < 25; i++) socket.sendText('nonsense');

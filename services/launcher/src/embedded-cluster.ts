@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@switchboard/core';
 import { FileLog, InProcessBus, openSqlite } from '@switchboard/embedded';
-import { apiRoutes } from '@switchboard/api';
+import { apiRoutes, registerApiDocs } from '@switchboard/api';
 import { ChatNode, type ConnectionPolicy } from '@switchboard/chat-node';
 import { Persister, PERSISTER_GROUP } from '@switchboard/persister';
 import { routerRoutes } from '@switchboard/router';
@@ -116,12 +116,17 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
   const http = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024,
+    // One line per request at info would bury everything else; errors are still logged.
+    disableRequestLogging: true,
   });
   registerErrorHandler(http);
+  // One OpenAPI document at /docs for both the router and the API routes on this origin.
+  await registerApiDocs(http);
   await http.register(routerRoutes, { membership, tokens });
   await http.register(apiRoutes, {
     store: sqlite.store,
     tokens,
+    docs: false,
     awaitPersisted: () => log.awaitConsumed(PERSISTER_GROUP, 2000),
   });
   await options.configureHttp?.(http);

@@ -2,10 +2,9 @@ import { ConfigError, createLogger, readHost, readInt, readPort, readString } fr
 import { readConnectionPolicy } from '@switchboard/chat-node';
 import { startEmbeddedCluster } from './embedded-cluster.ts';
 
-const logger = createLogger('switchboard');
-
 async function main(): Promise<void> {
   const env = process.env;
+  const logger = createLogger('switchboard');
   const cluster = await startEmbeddedCluster({
     dataDir: readString(env, 'SWB_DATA_DIR', '.data/embedded'),
     host: readHost(env, 'SWB_HOST', '127.0.0.1'),
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
     `  API reference:   ${cluster.apiUrl}/docs`,
     ...cluster.nodes.map((node) => `  chat node ${node.id}: ${node.url}`),
     '',
-    'Chat from two terminals:',
+    'Chat from two terminals (drop --register once the user exists):',
     `  npm run chat -- --api ${cluster.apiUrl} --user alice --password alice-secret --register`,
     `  npm run chat -- --api ${cluster.apiUrl} --user bob --password bob-secret --register --to alice`,
     '',
@@ -56,7 +55,9 @@ main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: invalid configuration: ${err.message}\n`);
   } else {
-    logger.error({ err }, 'start failed');
+    process.stderr.write(
+      `switchboard: start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   process.exit(1);
 });

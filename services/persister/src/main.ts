@@ -1,10 +1,8 @@
-import { createLogger, runService } from '@switchboard/core';
+import { runService } from '@switchboard/core';
 import { connectLog, connectStore, readClusterConfig } from '@switchboard/cluster';
 import { Persister } from './persister.ts';
 
-const logger = createLogger('persister');
-
-runService('persister', logger, async () => {
+runService('persister', async (logger) => {
   const config = readClusterConfig(process.env);
   const store = await connectStore(config, logger);
   const log = await connectLog(config, logger, 'persister');

@@ -1,10 +1,8 @@
-import { createLogger, readHost, readInt, readPort, runService, TokenIssuer } from '@switchboard/core';
+import { readHost, readInt, readPort, runService, TokenIssuer } from '@switchboard/core';
 import { connectBus, readClusterConfig, readTokenSecret } from '@switchboard/cluster';
 import { buildRouter } from './app.ts';
 
-const logger = createLogger('router');
-
-runService('router', logger, async () => {
+runService('router', async (logger) => {
   const env = process.env;
   const config = readClusterConfig(env);
   const tokens = new TokenIssuer({

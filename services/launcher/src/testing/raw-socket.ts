@@ -69,7 +69,10 @@ export class RawSocket {
       if (index >= 0) return this.frames.splice(index, 1)[0] as Extract<ServerFrame, { type: T }>;
       const left = deadline - Date.now();
       if (left <= 0) {
-        const seen = this.frames.map((frame) => frame.type).join(', ') || 'none';
+        const seen =
+          this.frames.length === 0
+            ? 'none'
+            : `${this.frames.length}, first ${JSON.stringify(this.frames[0]).slice(0, 300)}`;
         throw new Error(`timed out after ${timeoutMs} ms waiting for a ${type} frame; queued: ${seen}`);
       }
       await this.#wait(left);
