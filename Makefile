@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install start chat lint typecheck test unit bench clean infra-up infra-down
+.PHONY: help install start cluster chat lint typecheck test unit test-cluster bench clean infra-up infra-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -13,17 +13,26 @@ install: ## Install npm dependencies (idempotent)
 start: install ## Start the embedded cluster: router, API and two chat nodes
 	@npx tsx services/launcher/src/main.ts
 
+cluster: install ## Start Redis, Kafka, Cassandra, then router, API, three chat nodes and the persister
+	@npx tsx services/launcher/src/cluster-main.ts
+
 lint: install ## Check formatting and lint rules
 	npx prettier --check .
 	npx eslint .
 
-typecheck: install ## Type-check every package
+typecheck: install ## Type-check every package and the k6 scripts
 	npx tsc -p tsconfig.json
+	npx tsc -p loadtests/k6/tsconfig.json
 
-unit: install ## Run the vitest suites only
+unit: install ## Run the vitest suites only (adapter suites skip engines that are not running)
 	npx vitest run
 
-test: lint typecheck unit ## Run every check and test
+test-cluster: install infra-up ## Run the integration and fault suites on the cluster profile
+	SWB_TEST_PROFILE=cluster SWB_REQUIRE_ENGINES=1 npx vitest run services/launcher --maxWorkers=1
+
+test: lint typecheck infra-up ## Run every check and test, on both profiles, against real engines
+	SWB_REQUIRE_ENGINES=1 npx vitest run
+	SWB_TEST_PROFILE=cluster SWB_REQUIRE_ENGINES=1 npx vitest run services/launcher --maxWorkers=1
 
 bench: install ## Measure 1:1 throughput and latency on the embedded profile
 	npx tsx loadtests/bench-embedded.ts

@@ -126,12 +126,9 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
         const spec = specs.get(previous);
         if (spec === undefined) throw new Error(`unknown process ${previous.name}`);
         await previous.kill();
-        // A restarted chat node keeps its id and takes its old port again, so the URL in
-        // the membership stays valid for clients that cached it.
-        const env =
-          spec.service === 'chat-node'
-            ? { ...spec.env, SWB_CHAT_PORT: new URL(previous.address).port }
-            : spec.env;
+        // A restarted chat node keeps its id and its configured port; with port 0 it takes a
+        // new one and announces the new URL in the membership.
+        const env = spec.env;
         const next = await launch({ ...spec, env });
         const replace = (list: ServiceProcess[]) => {
           const index = list.indexOf(previous);
