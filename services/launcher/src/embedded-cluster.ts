@@ -114,10 +114,10 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
   await membership.refresh();
 
   const http = Fastify({
-    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // One line per request at info would bury everything else, so this logger starts at
+    // warn; failed requests are still logged.
+    loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024,
-    // One line per request at info would bury everything else; errors are still logged.
-    disableRequestLogging: true,
   });
   registerErrorHandler(http);
   // One OpenAPI document at /docs for both the router and the API routes on this origin.
