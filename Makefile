@@ -20,9 +20,8 @@ lint: install ## Check formatting and lint rules
 	npx prettier --check .
 	npx eslint .
 
-typecheck: install ## Type-check every package and the k6 scripts
+typecheck: install ## Type-check every package
 	npx tsc -p tsconfig.json
-	npx tsc -p loadtests/k6/tsconfig.json
 
 unit: install ## Run the vitest suites only (adapter suites skip engines that are not running)
 	npx vitest run
