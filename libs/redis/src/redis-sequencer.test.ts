@@ -176,6 +176,30 @@ describe.skipIf(!reachable)(`Redis sequencer on ${REDIS_URL}`, () => {
       expect(seqs).toEqual(Array.from({ length: 40 }, (_, index) => 4 + index));
     });
 
+    it('reads the store once per missing counter during a burst', async () => {
+      const reads: string[] = [];
+      const store = new Proxy(sqlite.store, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver) as unknown;
+          if (name !== 'maxSeq' && name !== 'maxStreamPos') return value;
+          return (key: string) => {
+            reads.push(`${name}:${key}`);
+            return (value as (key: string) => Promise<number>).call(target, key);
+          };
+        },
+      });
+      const sequencer = await open({ store });
+
+      const reservations = await Promise.all(
+        Array.from({ length: 200 }, (_, index) => sequencer.reserve(request(`c-${index}`))),
+      );
+
+      expect(reservations.map((reservation) => reservation.seq).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 200 }, (_, index) => index + 1),
+      );
+      expect(reads.sort()).toEqual([`maxSeq:${conv}`, `maxStreamPos:${alice}`, `maxStreamPos:${bob}`].sort());
+    });
+
     it('stores the reservation and counters under the documented keys', async () => {
       const sequencer = await open({ reservationTtlMs: 60_000 });
 

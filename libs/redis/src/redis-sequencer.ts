@@ -146,6 +146,8 @@ export class RedisSequencer implements Sequencer {
   /** Counters re-seeded since the last warning, which goes out at most once a minute. */
   #reseeds = 0;
   #reseedWarnedAt = -Infinity;
+  /** Seeds in progress by counter key, so a burst of calls on a missing counter reads the store once. */
+  readonly #seeding = new Map<string, Promise<void>>();
   #closed = false;
 
   /** Connects to Redis and resolves once the connection is ready. */
@@ -258,12 +260,22 @@ export class RedisSequencer implements Sequencer {
       if (reply[0] !== 'missing') return reply;
 
       const missing = reply.slice(1).map((index) => counters[Number(index) - 1]!);
-      await Promise.all(missing.map((counter) => this.#seed(counter)));
+      await Promise.all(missing.map((counter) => this.#seedOnce(counter)));
     }
     throw new UnavailableError(
       `Redis lost counters again while re-seeding them ${MAX_SEED_ROUNDS} times; ` +
         'check that its maxmemory-policy does not evict keys without a TTL',
     );
+  }
+
+  /** Joins the seed of the counter already in progress, or starts one. */
+  #seedOnce(counter: Counter): Promise<void> {
+    let seeding = this.#seeding.get(counter.key);
+    if (!seeding) {
+      seeding = this.#seed(counter).finally(() => this.#seeding.delete(counter.key));
+      this.#seeding.set(counter.key, seeding);
+    }
+    return seeding;
   }
 
   /**
