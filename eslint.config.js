@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -22,5 +23,10 @@ export default tseslint.config(
     // Services compose libs and, in the launcher, other services.
     files: ['services/**/*.ts', 'loadtests/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    // The web client's React code: hooks rules, including the React Compiler's checks.
+    files: ['services/web/src/**/*.{ts,tsx}'],
+    ...reactHooks.configs.flat['recommended-latest'],
   },
 );

@@ -7,6 +7,8 @@ import {
   createLogger,
   type Conversation,
   type ConversationSummary,
+  type GroupMember,
+  type GroupRecord,
   type HistoryQuery,
   type LogRecord,
   type MemberState,
@@ -15,15 +17,20 @@ import {
   type StreamEntry,
   type UserRecord,
 } from '@switchboard/core';
-import { ErrorCode, conversationKind, type ConversationKind } from '@switchboard/protocol';
+import { ErrorCode, conversationKind, type ConversationKind, type GroupKind } from '@switchboard/protocol';
 import { mapBounded } from './bounded-map.ts';
+import { CassandraPushRegistry } from './cassandra-push-registry.ts';
 import { describeError, openClient } from './cassandra-connection.ts';
 import { resolveOptions, type CassandraStoreOptions, type ResolvedOptions } from './cassandra-options.ts';
 import {
+  JOIN_IN_FLIGHT,
+  isCurrentMember,
   messageKey,
   readLong,
   readTime,
+  toGroupMember,
   toStoredMessage,
+  withExtras,
   toStreamEntry,
   toStreamRow,
   toUserRecord,
@@ -68,6 +75,7 @@ export class CassandraStore implements Store {
   readonly #client: Client;
   readonly #cql: Statements;
   readonly #options: ResolvedOptions;
+  #push: CassandraPushRegistry | null = null;
   #closed = false;
 
   private constructor(client: Client, options: ResolvedOptions) {
@@ -126,6 +134,12 @@ export class CassandraStore implements Store {
         ]),
       ]);
     });
+  }
+
+  /** Push subscriptions and settings, in tables of the same keyspace; they stop working at close. */
+  get push(): CassandraPushRegistry {
+    this.#push ??= new CassandraPushRegistry(this.#client, this.#options.keyspace);
+    return this.#push;
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -238,7 +252,7 @@ export class CassandraStore implements Store {
       return {
         id: conv,
         kind: row['kind'] as ConversationKind,
-        members: members.map((member) => member['user_id'] as string),
+        members: members.filter(isCurrentMember).map((member) => member['user_id'] as string),
         createdAt: readTime(row['created_at']),
       };
     });
@@ -361,10 +375,144 @@ export class CassandraStore implements Store {
     return this.#guard('read the highest stream position', () => this.#readMaxPos(user));
   }
 
+  /**
+   * Creates a group. The conversation row is claimed with a lightweight transaction, so a
+   * second create of the same id fails with SWB_ERR_ID_CONFLICT and writes nothing.
+   */
+  async createGroup(group: GroupRecord, members: GroupMember[]): Promise<void> {
+    if (conversationKind(group.conv) !== 'group') {
+      throw new InvalidRequestError(ErrorCode.RequestInvalid, `conversation ${group.conv} is not a group id`);
+    }
+    await this.#guard('create a group', async () => {
+      const createdAt = new Date(group.createdAt);
+      const claim = await this.#execute(this.#cql.claimConversation, [group.conv, 'group', createdAt]);
+      if (!claim.wasApplied()) {
+        throw new ConflictError(ErrorCode.IdConflict, `conversation ${group.conv} already exists`);
+      }
+      await this.#execute(this.#cql.insertGroup, [
+        group.conv,
+        group.kind,
+        group.name,
+        group.createdBy,
+        createdAt,
+        group.version,
+      ]);
+      await mapBounded(members, this.#options.concurrency, (member) =>
+        this.#writeGroupMember(group.conv, member, createdAt),
+      );
+    });
+  }
+
+  async getGroup(conv: string): Promise<GroupRecord | null> {
+    return this.#guard('read a group', () => this.#readGroup(conv));
+  }
+
+  async renameGroup(conv: string, name: string): Promise<void> {
+    await this.#guard('rename a group', () => this.#execute(this.#cql.renameGroup, [name, conv]));
+  }
+
+  /**
+   * Writes member rows and their rows in conversations_by_user, then the version, so a reader
+   * that reads the new version also reads the rows.
+   */
+  async saveGroupMembers(conv: string, members: GroupMember[], version: string): Promise<void> {
+    await this.#guard('save group members', async () => {
+      const group = await this.#readGroup(conv);
+      const createdAt = new Date(group?.createdAt ?? Date.now());
+      await mapBounded(members, this.#options.concurrency, (member) =>
+        this.#writeGroupMember(conv, member, createdAt),
+      );
+      await this.#execute(this.#cql.setGroupVersion, [version, conv]);
+    });
+  }
+
+  async listGroupMembers(conv: string): Promise<GroupMember[]> {
+    return this.#guard('list group members', async () => {
+      const rows = await this.#readAll(this.#cql.selectGroupMembers, [conv]);
+      return rows.map(toGroupMember);
+    });
+  }
+
+  async getGroupMember(conv: string, user: string): Promise<GroupMember | null> {
+    return this.#guard('read a group member', async () => {
+      const row = (await this.#execute(this.#cql.selectGroupMember, [conv, user])).first();
+      return row === null || row === undefined ? null : toGroupMember(row);
+    });
+  }
+
+  async blockUser(blocker: string, blocked: string, now: number): Promise<void> {
+    await this.#guard('block a user', async () => {
+      await Promise.all([
+        this.#execute(this.#cql.insertBlock, [blocker, blocked, new Date(now)]),
+        this.#execute(this.#cql.insertBlockByBlocked, [blocked, blocker]),
+      ]);
+    });
+  }
+
+  async unblockUser(blocker: string, blocked: string): Promise<void> {
+    await this.#guard('unblock a user', async () => {
+      await Promise.all([
+        this.#execute(this.#cql.deleteBlock, [blocker, blocked]),
+        this.#execute(this.#cql.deleteBlockByBlocked, [blocked, blocker]),
+      ]);
+    });
+  }
+
+  async listBlocked(blocker: string): Promise<string[]> {
+    return this.#guard('list blocked users', async () => {
+      const rows = await this.#readAll(this.#cql.selectBlocked, [blocker]);
+      return rows.map((row) => row['blocked'] as string);
+    });
+  }
+
+  async isBlocked(blocker: string, blocked: string): Promise<boolean> {
+    return this.#guard('read a block', async () => {
+      const row = (await this.#execute(this.#cql.selectBlock, [blocker, blocked])).first();
+      return row !== null && row !== undefined;
+    });
+  }
+
+  async listBlockers(blocked: string): Promise<string[]> {
+    return this.#guard('list blocking users', async () => {
+      const rows = await this.#readAll(this.#cql.selectBlockers, [blocked]);
+      return rows.map((row) => row['blocker'] as string);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#client.shutdown();
+  }
+
+  async #readGroup(conv: string): Promise<GroupRecord | null> {
+    const row = (await this.#execute(this.#cql.selectGroup, [conv])).first();
+    if (row === null || row === undefined) return null;
+    return {
+      conv,
+      kind: row['kind'] as GroupKind,
+      name: row['name'] as string,
+      createdBy: row['created_by'] as string,
+      createdAt: readTime(row['created_at']),
+      version: row['version'] as string,
+    };
+  }
+
+  /** Writes one member row, and lists the group for the user only while they are a current member. */
+  async #writeGroupMember(conv: string, member: GroupMember, createdAt: Date): Promise<void> {
+    await this.#execute(this.#cql.upsertGroupMember, [
+      conv,
+      member.user,
+      new Date(),
+      member.role,
+      member.joinedSeq ?? JOIN_IN_FLIGHT,
+      member.leftSeq,
+    ]);
+    if (member.leftSeq === null && member.joinedSeq !== null) {
+      await this.#execute(this.#cql.insertUserConversation, [member.user, conv, 'group', createdAt]);
+    } else {
+      await this.#execute(this.#cql.deleteUserConversation, [member.user, conv]);
+    }
   }
 
   async #summarize(
@@ -373,23 +521,31 @@ export class CassandraStore implements Store {
     kind: ConversationKind,
     createdAt: number,
   ): Promise<{ summary: ConversationSummary; activity: number }> {
-    const [heads, members] = await Promise.all([
+    const [heads, members, group] = await Promise.all([
       this.#readAll(this.#cql.selectConversationHead, [conv]),
       this.#readAll(this.#cql.selectMemberStates, [conv]),
+      kind === 'group' ? this.#readGroup(conv) : Promise.resolve(null),
     ]);
     const head = heads[0];
-    const lastMessage: StoredMessage | null =
+    let lastMessage: StoredMessage | null =
       head === undefined || head['max_seq'] === null
         ? null
-        : {
-            conv,
-            seq: readLong(head['max_seq']),
-            from: head['last_sender'] as string,
-            id: head['last_client_id'] as string,
-            body: head['last_body'] as string,
-            ts: readTime(head['last_ts']),
-          };
-    const memberStates: MemberState[] = members.map((row) => ({
+        : withExtras(
+            {
+              conv,
+              seq: readLong(head['max_seq']),
+              from: head['last_sender'] as string,
+              id: head['last_client_id'] as string,
+              body: head['last_body'] as string,
+              ts: readTime(head['last_ts']),
+            },
+            head['last_event'],
+            head['last_hidden_from'],
+          );
+    if (lastMessage?.hiddenFrom === user) {
+      lastMessage = await this.#findLastVisible(conv, user, lastMessage.seq);
+    }
+    const memberStates: MemberState[] = members.filter(isCurrentMember).map((row) => ({
       user: row['user_id'] as string,
       deliveredSeq: readLong(row['delivered_seq']),
       readSeq: readLong(row['read_seq']),
@@ -400,17 +556,26 @@ export class CassandraStore implements Store {
       lastMessage !== null && lastMessage.seq > readSeq
         ? await this.#countUnread(conv, user, readSeq, lastMessage.seq)
         : 0;
-    return {
-      summary: {
-        id: conv,
-        kind,
-        members: memberStates.map((state) => state.user),
-        lastMessage,
-        unread,
-        memberStates,
-      },
-      activity: lastMessage?.ts ?? createdAt,
+    const summary: ConversationSummary = {
+      id: conv,
+      kind,
+      members: memberStates.map((state) => state.user),
+      lastMessage,
+      unread,
+      memberStates,
     };
+    if (group !== null) summary.group = { name: group.name, kind: group.kind };
+    return { summary, activity: lastMessage?.ts ?? createdAt };
+  }
+
+  /**
+   * Returns the newest message below `belowSeq` that `user` may see, or null.
+   *
+   * Only messages hidden from a blocker make this necessary, so it reads at most one page.
+   */
+  async #findLastVisible(conv: string, user: string, belowSeq: number): Promise<StoredMessage | null> {
+    const page = await this.#readDescending(conv, belowSeq - 1, 50);
+    return page.find((message) => message.hiddenFrom !== user) ?? null;
   }
 
   /**
@@ -436,7 +601,10 @@ export class CassandraStore implements Store {
         cap - scanned,
       ]);
       scanned += rows.length;
-      unread += rows.filter((row) => row['sender'] !== user).length;
+      // System messages of group changes and messages hidden from the caller are not unread.
+      unread += rows.filter(
+        (row) => row['sender'] !== user && row['event'] === null && row['hidden_from'] !== user,
+      ).length;
     }
     return unread;
   }

@@ -1,4 +1,5 @@
 export { CassandraStore } from './cassandra-store.ts';
+export { CassandraPushRegistry } from './cassandra-push-registry.ts';
 export {
   CONSISTENCY_LEVELS,
   DEFAULT_BUCKET_SIZE,

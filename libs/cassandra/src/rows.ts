@@ -1,6 +1,6 @@
 import type { types } from 'cassandra-driver';
-import type { StoredMessage, StreamEntry, UserRecord } from '@switchboard/core';
-import type { ReceiptKind } from '@switchboard/protocol';
+import type { GroupMember, GroupRole, StoredMessage, StreamEntry, UserRecord } from '@switchboard/core';
+import type { GroupEvent, ReceiptKind } from '@switchboard/protocol';
 
 /** Reads a bigint column (a driver Long), or 0 when the cell is null. */
 export function readLong(value: unknown): number {
@@ -24,9 +24,9 @@ export function toUserRecord(row: types.Row): UserRecord {
   };
 }
 
-/** Builds a message from a row with the columns seq, sender, client_id, body and ts. */
+/** Builds a message from a row with the columns seq, sender, client_id, body, ts, event and hidden_from. */
 export function toStoredMessage(conv: string, row: types.Row): StoredMessage {
-  return {
+  const message: StoredMessage = {
     conv,
     seq: readLong(row['seq']),
     from: row['sender'] as string,
@@ -34,6 +34,35 @@ export function toStoredMessage(conv: string, row: types.Row): StoredMessage {
     body: row['body'] as string,
     ts: readTime(row['ts']),
   };
+  return withExtras(message, row['event'], row['hidden_from']);
+}
+
+/** Adds the optional event and hidden-from columns, leaving the fields out when they are null. */
+export function withExtras(message: StoredMessage, event: unknown, hiddenFrom: unknown): StoredMessage {
+  if (typeof event === 'string') message.event = JSON.parse(event) as GroupEvent;
+  if (typeof hiddenFrom === 'string') message.hiddenFrom = hiddenFrom;
+  return message;
+}
+
+/** Stored value of `joined_seq` while an addition to a group is in flight. */
+export const JOIN_IN_FLIGHT = -1;
+
+/** Builds a member from a row with the columns user_id, role, joined_seq and left_seq. */
+export function toGroupMember(row: types.Row): GroupMember {
+  const joined = readLong(row['joined_seq']);
+  const left = row['left_seq'];
+  return {
+    user: row['user_id'] as string,
+    role: (row['role'] as GroupRole | null) ?? 'member',
+    joinedSeq: joined === JOIN_IN_FLIGHT ? null : joined,
+    leftSeq: left === null || left === undefined ? null : readLong(left),
+  };
+}
+
+/** True for a member row of a current member: not left, and not an addition in flight. */
+export function isCurrentMember(row: types.Row): boolean {
+  const left = row['left_seq'];
+  return (left === null || left === undefined) && readLong(row['joined_seq']) !== JOIN_IN_FLIGHT;
 }
 
 /** A stream row. A message entry still needs its message row for the client id and body. */

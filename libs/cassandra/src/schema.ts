@@ -129,6 +129,65 @@ export function buildMigrations(keyspace: string): Migration[] {
         )`,
       ],
     },
+    {
+      version: 2,
+      description: 'groups, group membership, system messages and blocks',
+      statements: [
+        // event is the JSON of the group change that a system message records. hidden_from
+        // names a user who blocked the sender of a one-to-one message and must never see it.
+        `ALTER TABLE ${table('messages')} ADD IF NOT EXISTS (event text, hidden_from text)`,
+        `ALTER TABLE ${table('conversation_heads')} ADD IF NOT EXISTS (last_event text, last_hidden_from text)`,
+        // Group members only. joined_seq is -1 while an addition is in flight, and left_seq is
+        // null while the user is a member, 0 while a removal is in flight. One-to-one member
+        // rows leave all three null.
+        `ALTER TABLE ${table('members')} ADD IF NOT EXISTS (role text, joined_seq bigint, left_seq bigint)`,
+        `CREATE TABLE IF NOT EXISTS ${table('groups')} (
+          conv text PRIMARY KEY,
+          kind text,
+          name text,
+          created_by text,
+          created_at timestamp,
+          version text
+        )`,
+        // Blocks by blocker, and the same rows by blocked user, so both lists are one partition.
+        `CREATE TABLE IF NOT EXISTS ${table('blocks')} (
+          blocker text,
+          blocked text,
+          created_at timestamp,
+          PRIMARY KEY (blocker, blocked)
+        )`,
+        `CREATE TABLE IF NOT EXISTS ${table('blocks_by_blocked')} (
+          blocked text,
+          blocker text,
+          PRIMARY KEY (blocked, blocker)
+        )`,
+      ],
+    },
+    {
+      version: 3,
+      description: 'push subscriptions and settings',
+      statements: [
+        // A Web Push row sets endpoint, p256dh and auth; an FCM or APNs row sets device_token
+        // (`token` is a reserved word in CQL).
+        `CREATE TABLE IF NOT EXISTS ${table('push_subscriptions')} (
+          user_id text,
+          id text,
+          kind text,
+          endpoint text,
+          p256dh text,
+          auth text,
+          device_token text,
+          created_at timestamp,
+          PRIMARY KEY (user_id, id)
+        )`,
+        `CREATE TABLE IF NOT EXISTS ${table('push_settings')} (
+          user_id text PRIMARY KEY,
+          muted boolean,
+          previews boolean,
+          muted_conversations list<text>
+        )`,
+      ],
+    },
   ];
 }
 

@@ -59,7 +59,17 @@ export function planWrites(records: readonly LogRecord[], cql: Statements, bucke
       const bucket = Math.floor(record.seq / bucketSize);
       addRow(`messages\u0000${record.conv}\u0000${bucket}`, String(record.seq), {
         query: cql.insertMessage,
-        params: [record.conv, bucket, record.seq, record.from, record.id, record.body, new Date(record.ts)],
+        params: [
+          record.conv,
+          bucket,
+          record.seq,
+          record.from,
+          record.id,
+          record.body,
+          new Date(record.ts),
+          record.event === undefined ? null : JSON.stringify(record.event),
+          record.hiddenFrom ?? null,
+        ],
       });
       if (record.seq > (lastMessages.get(record.conv)?.seq ?? -1)) lastMessages.set(record.conv, record);
       addStreamEntries(record.targets, (target) => ({
@@ -116,6 +126,8 @@ export function planWrites(records: readonly LogRecord[], cql: Statements, bucke
         message.id,
         message.body,
         new Date(message.ts),
+        message.event === undefined ? null : JSON.stringify(message.event),
+        message.hiddenFrom ?? null,
         message.conv,
       ],
     });

@@ -1,4 +1,4 @@
-import type { ConversationKind } from '@switchboard/protocol';
+import type { ConversationKind, GroupEvent, GroupKind } from '@switchboard/protocol';
 
 /** A user as the API shows it to others. */
 export interface User {
@@ -41,6 +41,8 @@ export interface HistoryMessage {
   id: string;
   body: string;
   ts: number;
+  /** Present on system messages: the group change they record. */
+  event?: GroupEvent;
 }
 
 /** A member of a conversation with their delivered and read watermarks. */
@@ -59,6 +61,39 @@ export interface ConversationSummary {
   lastMessage: HistoryMessage | null;
   /** Messages from other members after the caller's read watermark. */
   unread: number;
+  /** Name and kind of a group; absent for one-to-one conversations. */
+  group?: { name: string; kind: GroupKind };
+}
+
+/** A current member of a group. */
+export interface GroupMemberInfo {
+  user: string;
+  role: 'admin' | 'member';
+  /** First sequence number the member may read: 0 for founders, else the event that added them. */
+  joinedSeq: number;
+}
+
+/** A group as its members see it. */
+export interface GroupInfo {
+  /** Group id; the conversation id is `conv`, `g.<id>`. */
+  id: string;
+  conv: string;
+  /** In a `channel` only admins post. */
+  kind: GroupKind;
+  name: string;
+  createdBy: string;
+  createdAt: number;
+  memberCount: number;
+  /** Current members in user id order; the API lists at most 1,000. */
+  members: GroupMemberInfo[];
+}
+
+/** Options of `createGroup`. */
+export interface CreateGroupOptions {
+  /** `group` (the default) or `channel`, where only admins post. */
+  kind?: GroupKind;
+  /** Founding members besides the caller, who becomes the first admin. */
+  members?: string[];
 }
 
 /** Options of a history page request. */

@@ -350,6 +350,21 @@ describe('SwitchboardClient', () => {
     expect(client.lastSeq(CONV)).toBe(7);
   });
 
+  it('orders a new conversation that arrives out of order', async () => {
+    const client = await loggedInClient();
+    const messages = collect<MessageFrame>(client, 'message');
+    cluster.setStreamHead('u_alice', 5);
+    await within(client.connect(), 'connect');
+
+    socketAt(0).send(fromBob(8, 8));
+    socketAt(0).send(fromBob(6, 6));
+    socketAt(0).send(fromBob(7, 7));
+
+    await waitFor(() => messages.length === 3, 'messages 6, 7 and 8');
+    expect(messages.map((m) => m.seq)).toEqual([6, 7, 8]);
+    expect(client.streamPosition).toBe(8);
+  });
+
   it('drops a message it has already emitted', async () => {
     const client = await loggedInClient({ state: savedState(0, 3) });
     const messages = collect<MessageFrame>(client, 'message');

@@ -2,9 +2,13 @@ import {
   CloseCode,
   isId,
   type AckFrame,
+  type ActivityState,
   type ErrorFrame,
   type FetchedFrame,
+  type GroupEvent,
   type MessageFrame,
+  type NoticeFrame,
+  type PresenceEntry,
   type ReceiptFrame,
   type SendFrame,
   type ServerFrame,
@@ -14,12 +18,15 @@ import {
 import type {
   AuthResponse,
   ConversationSummary,
+  CreateGroupOptions,
+  GroupInfo,
   HistoryOptions,
   HistoryPage,
   Session,
   User,
 } from './api-types.ts';
 import { computeBackoffDelay } from './backoff.ts';
+import { ChannelPuller } from './channel-puller.ts';
 import {
   resolveClientOptions,
   type ResolvedClientOptions,
@@ -43,6 +50,7 @@ import { MemoryStateStore, type ClientState, type ClientStateStore } from './sta
 import { StreamCursor } from './stream-cursor.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { TypedEmitter } from './typed-emitter.ts';
+import { TypingSender, TypingTracker, type TypingEvent } from './typing-tracker.ts';
 import { resolveWebSocket } from './websocket.ts';
 
 /**
@@ -68,10 +76,27 @@ export interface DisconnectedEvent {
   willReconnect: boolean;
 }
 
+/** A system message that records a group change, as the `membership` event carries it. */
+export type MembershipEvent = MessageFrame & { event: GroupEvent };
+
 /** Events of `SwitchboardClient` and their payloads. */
 export interface ClientEvents {
-  /** A message, own ones included: each (conv, seq) once, in increasing seq per conversation. */
+  /**
+   * A message, own ones included: each (conv, seq) once, in increasing seq per conversation.
+   * System messages of group changes come as `membership` instead, in the same order.
+   */
   message: MessageFrame;
+  /** A group changed: created, renamed, members added, removed or promoted, or a member left. */
+  membership: MembershipEvent;
+  /** A subscribed user's presence: the state after `subscribePresence`, then each change. */
+  presence: PresenceEntry;
+  /** A member started or stopped typing; a start that is not renewed ends on its own. */
+  typing: TypingEvent;
+  /**
+   * A large group or channel has messages up to `seq`. The client fetches those it lacks and
+   * emits them as `message` events.
+   */
+  notice: NoticeFrame;
   /** A member's delivered or read watermark moved forward; each watermark value once. */
   receipt: ReceiptFrame;
   /** A message sent by this client was acknowledged; once per client message id. */
@@ -115,6 +140,8 @@ const IMMEDIATE_REROUTE_LIMIT = 2;
 const SEND_RATE_SHARE = 0.8;
 /** Backoff attempt used at least after close 4004, so a rate-limited client waits seconds. */
 const RATE_LIMITED_MIN_ATTEMPT = 4;
+/** While the user keeps typing, a `start` is sent again after this long; nodes keep one 6 s by default. */
+const TYPING_RENEW_MS = 3000;
 
 /**
  * Typed client of a Switchboard cluster, for Node and browsers.
@@ -168,6 +195,16 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   readonly #readSent = new Map<string, number>();
   #receiptTimer: ReturnType<typeof setTimeout> | null = null;
 
+  /** Live first messages of conversations, held while stream positions below them are missing. */
+  #firstHeld: MessageFrame[] = [];
+  /** Users whose presence this client follows; sent again after every reconnect. */
+  #presenceUsers: string[] = [];
+  /** Whether the app is in front of the user; sent again after every reconnect. */
+  #activity: ActivityState = 'foreground';
+  readonly #typingTracker = new TypingTracker((event) => this.emit('typing', event));
+  readonly #typingSender = new TypingSender(TYPING_RENEW_MS);
+  readonly #puller: ChannelPuller;
+
   #stateLoading: Promise<void> | null = null;
   #stateReady = false;
   #saveTimer: ReturnType<typeof setTimeout> | null = null;
@@ -183,6 +220,15 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       fetch: this.#options.fetch,
       onSession: (session) => this.emit('session', session),
     });
+    this.#puller = new ChannelPuller(
+      {
+        lastSeq: (conv) => this.#ordering.lastSeq(conv),
+        fetchRangeMax: () => this.#welcome?.limits.fetchRangeMax ?? null,
+        isReading: () => this.#syncInFlight,
+        sendFetch: (conv, from, to) => this.#connection?.send({ type: 'fetch', conv, from, to }) === true,
+      },
+      this.#options.sendTimeoutMs,
+    );
   }
 
   // -------------------------------------------------------------------------
@@ -272,6 +318,119 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     return this.#api.openDirect(userId);
   }
 
+  /** Creates a group (or, with `kind: 'channel'`, a channel where only admins post); the caller is its admin. */
+  createGroup(name: string, options?: CreateGroupOptions): Promise<GroupInfo> {
+    return this.#api.createGroup(name, options);
+  }
+
+  /** Reads a group of which the caller is a member. `groupId` is the id without `g.`. */
+  getGroup(groupId: string): Promise<GroupInfo> {
+    return this.#api.getGroup(groupId);
+  }
+
+  /** Renames a group; admins only. */
+  renameGroup(groupId: string, name: string): Promise<GroupInfo> {
+    return this.#api.renameGroup(groupId, name);
+  }
+
+  /** Adds users to a group; admins only. They read the group from the event that added them. */
+  addMembers(groupId: string, userIds: string[]): Promise<GroupInfo> {
+    return this.#api.addMembers(groupId, userIds);
+  }
+
+  /** Removes a member from a group; admins only. */
+  removeMember(groupId: string, userId: string): Promise<GroupInfo> {
+    return this.#api.removeMember(groupId, userId);
+  }
+
+  /** Makes a member an admin; admins only. */
+  promoteMember(groupId: string, userId: string): Promise<GroupInfo> {
+    return this.#api.promoteMember(groupId, userId);
+  }
+
+  /** Leaves a group. */
+  leaveGroup(groupId: string): Promise<void> {
+    return this.#api.leaveGroup(groupId);
+  }
+
+  /** Blocks a user: their one-to-one messages are not delivered, and they do not see the caller's presence. */
+  block(userId: string): Promise<void> {
+    return this.#api.block(userId);
+  }
+
+  /** Unblocks a user. Messages sent while the block held stay undelivered. */
+  unblock(userId: string): Promise<void> {
+    return this.#api.unblock(userId);
+  }
+
+  /** Lists the ids of the users the caller blocks. */
+  blockedUsers(): Promise<string[]> {
+    return this.#api.blockedUsers();
+  }
+
+  // -------------------------------------------------------------------------
+  // Presence and typing
+
+  /**
+   * Follows the presence of `users` (at most the node's `presenceSubscribeMax`, 256 by default),
+   * replacing the previous list; an empty list stops. The current state and every change come
+   * as `presence` events, and the subscription is renewed after each reconnect.
+   */
+  subscribePresence(users: string[]): void {
+    const unique = [...new Set(users)];
+    const invalid = unique.find((user) => !isId(user));
+    if (invalid !== undefined) {
+      throw new SwitchboardClientError(
+        'SWB_ERR_CLIENT_INVALID_ARGUMENT',
+        `subscribePresence: ${JSON.stringify(invalid)} is not a user id`,
+        false,
+      );
+    }
+    const max = this.#welcome?.limits.presenceSubscribeMax ?? 256;
+    if (unique.length > max) {
+      throw new SwitchboardClientError(
+        'SWB_ERR_CLIENT_INVALID_ARGUMENT',
+        `subscribePresence: ${unique.length} users; the node allows at most ${max}`,
+        false,
+      );
+    }
+    this.#presenceUsers = unique;
+    if (this.#welcome !== null) this.#connection?.send({ type: 'presence.subscribe', users: unique });
+  }
+
+  /**
+   * Tells the other members of `conv` whether the user is typing. Call it on every keystroke
+   * with true and with false when the user stops or sends; the client sends a frame only when
+   * needed. Indicators are not stored, and are off in large groups.
+   */
+  setTyping(conv: string, typing: boolean): void {
+    if (this.#welcome === null || this.#connection === null) return;
+    const state = this.#typingSender.next(conv, typing);
+    if (state !== null) this.#connection.send({ type: 'typing', conv, state });
+  }
+
+  /** Activity state last set with `setActivity`, `foreground` at first. */
+  get activity(): ActivityState {
+    return this.#activity;
+  }
+
+  /**
+   * Tells the node whether the app is in the foreground. While every connection of the user is
+   * in the background, new messages also go out as push notifications to the user's registered
+   * devices. The state is kept across reconnects.
+   */
+  setActivity(state: ActivityState): void {
+    if (state !== 'foreground' && state !== 'background') {
+      throw new SwitchboardClientError(
+        'SWB_ERR_CLIENT_INVALID_ARGUMENT',
+        `setActivity: expected "foreground" or "background", got ${JSON.stringify(state)}`,
+        false,
+      );
+    }
+    this.#activity = state;
+    if (this.#welcome !== null) this.#connection?.send({ type: 'activity', state });
+  }
+
   // -------------------------------------------------------------------------
   // Connection life cycle
 
@@ -317,6 +476,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     if (this.#receiptTimer !== null) clearTimeout(this.#receiptTimer);
     this.#receiptTimer = null;
     this.#setStatus('closed');
+    this.#typingTracker.clear();
     this.#rejectWaiting(new ClientClosedError());
 
     if (connection !== null) {
@@ -514,6 +674,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   /** Clears what belongs to one connection: requests in flight and their timers. */
   #resetConnectionState(): void {
+    // Held messages lie above the cursor, so the sync after the next welcome brings them again.
+    this.#firstHeld = [];
     this.#caughtUp = false;
     this.#syncInFlight = false;
     this.#syncAgain = false;
@@ -529,6 +691,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#paceTimer = null;
     this.#sendBucket = null;
     this.#outbox.markAllUnsent();
+    this.#puller.reset();
   }
 
   #setStatus(status: ConnectionStatus): void {
@@ -572,6 +735,16 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
         return;
       case 'pong':
         return;
+      case 'notice':
+        this.emit('notice', frame);
+        this.#puller.notice(frame.conv, frame.seq);
+        return;
+      case 'presence':
+        for (const entry of frame.users) this.emit('presence', entry);
+        return;
+      case 'typing':
+        this.#typingTracker.receive(frame);
+        return;
     }
   }
 
@@ -582,6 +755,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#caughtUp = false;
     this.emit('connected', frame);
     this.#setStatus('syncing');
+    // A new connection starts in the foreground, so only a background state needs sending.
+    if (this.#activity === 'background') this.#connection?.send({ type: 'activity', state: 'background' });
 
     const idleMs = frame.limits.idleTimeoutSeconds * 1000;
     const pingMs =
@@ -610,6 +785,11 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     );
     this.#flushReceipts();
     for (const gap of this.#ordering.gaps()) this.#checkGap(gap.conv);
+    if (this.#presenceUsers.length > 0) {
+      this.#connection?.send({ type: 'presence.subscribe', users: this.#presenceUsers });
+    }
+    this.#typingSender.reset();
+    this.#puller.pump();
   }
 
   #markCaughtUp(): void {
@@ -678,13 +858,45 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.#completeSend({ type: 'ack', id: frame.id, conv: frame.conv, seq: frame.seq, ts: frame.ts });
     }
 
-    for (const message of this.#ordering.push(frame)) this.#release(message, me);
-    this.#checkGap(frame.conv);
+    if (live && frame.pos !== undefined && this.#startsAfterHole(frame)) {
+      // The first message this device sees of a conversation starts its sequence, so one that
+      // overtook earlier messages would make them look like duplicates. It waits until the
+      // stream has no hole below it; the earlier messages arrive live or through sync.
+      this.#firstHeld.push(frame);
+    } else {
+      for (const message of this.#ordering.push(frame)) this.#release(message, me);
+      this.#checkGap(frame.conv);
+    }
     if (live && frame.pos !== undefined) this.#observePosition(frame.pos);
     this.#scheduleSave();
   }
 
+  /** True for a conversation's first message when stream positions below it are still missing. */
+  #startsAfterHole(frame: MessageFrame): boolean {
+    const position = this.#cursor.position;
+    if (position === null || frame.pos === undefined || frame.pos <= position + 1) return false;
+    return this.#ordering.lastSeq(frame.conv) === undefined;
+  }
+
+  /** Releases held first messages whose stream positions the cursor has reached, lowest seq first. */
+  #releaseHeldFirst(): void {
+    const position = this.#cursor.position;
+    if (this.#firstHeld.length === 0 || position === null) return;
+    const due = this.#firstHeld.filter((frame) => frame.pos! <= position);
+    if (due.length === 0) return;
+    this.#firstHeld = this.#firstHeld.filter((frame) => frame.pos! > position);
+    const me = this.userId;
+    for (const frame of due.sort((a, b) => a.seq - b.seq)) {
+      for (const message of this.#ordering.push(frame)) this.#release(message, me);
+      this.#checkGap(frame.conv);
+    }
+  }
+
   #release(message: MessageFrame, me: string | null): void {
+    if (message.event !== undefined) {
+      this.emit('membership', message as MembershipEvent);
+      return;
+    }
     this.emit('message', message);
     if (this.#options.autoDelivered && message.from !== me) {
       if (message.seq > (this.#deliveredQueue.get(message.conv) ?? 0)) {
@@ -761,6 +973,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     }
     this.#checkGap(frame.conv);
     this.#scheduleSave();
+    this.#puller.fetched(frame.conv);
   }
 
   // -------------------------------------------------------------------------
@@ -768,6 +981,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   #observePosition(pos: number): void {
     this.#cursor.observe(pos);
+    this.#releaseHeldFirst();
     this.#scheduleSave();
     if (!this.#cursor.hasGap) {
       if (this.#streamGapTimer !== null) clearTimeout(this.#streamGapTimer);
@@ -820,6 +1034,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       else this.#acceptReceipt(entry, false);
     }
     this.#cursor.advanceTo(frame.head);
+    this.#releaseHeldFirst();
     this.#scheduleSave();
 
     const position = this.#cursor.position;
@@ -835,6 +1050,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     }
     this.#markCaughtUp();
     if (this.#cursor.hasGap) this.#scheduleStreamGapCheck();
+    this.#puller.pump();
   }
 
   // -------------------------------------------------------------------------

@@ -2,6 +2,8 @@ import { ErrorCode } from '@switchboard/protocol';
 import type {
   AuthResponse,
   ConversationSummary,
+  CreateGroupOptions,
+  GroupInfo,
   HistoryOptions,
   HistoryPage,
   RouteResponse,
@@ -20,7 +22,7 @@ export interface HttpApiOptions {
   onSession: (session: Session) => void;
 }
 
-type Method = 'GET' | 'POST';
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
  * Calls the HTTP API and router with the session's access token.
@@ -118,6 +120,58 @@ export class HttpApi {
       'GET',
       `/v1/conversations/${encodeURIComponent(conv)}/messages${suffix}`,
     );
+  }
+
+  createGroup(name: string, options: CreateGroupOptions = {}): Promise<GroupInfo> {
+    const body: Record<string, unknown> = { name };
+    if (options.kind !== undefined) body.kind = options.kind;
+    if (options.members !== undefined) body.members = options.members;
+    return this.#request<GroupInfo>('POST', '/v1/groups', { body });
+  }
+
+  getGroup(groupId: string): Promise<GroupInfo> {
+    return this.#request<GroupInfo>('GET', `/v1/groups/${encodeURIComponent(groupId)}`);
+  }
+
+  renameGroup(groupId: string, name: string): Promise<GroupInfo> {
+    return this.#request<GroupInfo>('PATCH', `/v1/groups/${encodeURIComponent(groupId)}`, { body: { name } });
+  }
+
+  addMembers(groupId: string, userIds: string[]): Promise<GroupInfo> {
+    return this.#request<GroupInfo>('POST', `/v1/groups/${encodeURIComponent(groupId)}/members`, {
+      body: { userIds },
+    });
+  }
+
+  removeMember(groupId: string, userId: string): Promise<GroupInfo> {
+    return this.#request<GroupInfo>(
+      'DELETE',
+      `/v1/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`,
+    );
+  }
+
+  promoteMember(groupId: string, userId: string): Promise<GroupInfo> {
+    return this.#request<GroupInfo>(
+      'PATCH',
+      `/v1/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`,
+      { body: { role: 'admin' } },
+    );
+  }
+
+  async leaveGroup(groupId: string): Promise<void> {
+    await this.#request<void>('POST', `/v1/groups/${encodeURIComponent(groupId)}/leave`);
+  }
+
+  async block(userId: string): Promise<void> {
+    await this.#request<void>('POST', '/v1/blocks', { body: { userId } });
+  }
+
+  async unblock(userId: string): Promise<void> {
+    await this.#request<void>('DELETE', `/v1/blocks/${encodeURIComponent(userId)}`);
+  }
+
+  async blockedUsers(): Promise<string[]> {
+    return (await this.#request<{ users: string[] }>('GET', '/v1/blocks')).users;
   }
 
   async #refreshOnce(): Promise<Session> {

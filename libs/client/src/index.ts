@@ -1,10 +1,21 @@
 export { SwitchboardClient } from './client.ts';
-export type { ClientEvents, ConnectionStatus, DisconnectedEvent, SendOptions } from './client.ts';
+export type {
+  ClientEvents,
+  ConnectionStatus,
+  DisconnectedEvent,
+  MembershipEvent,
+  SendOptions,
+} from './client.ts';
+export type { TypingEvent } from './typing-tracker.ts';
+export { ChannelPuller, type ChannelPullerHost } from './channel-puller.ts';
 export type { SwitchboardClientOptions } from './client-options.ts';
 export type {
   AuthResponse,
   ConversationMember,
   ConversationSummary,
+  CreateGroupOptions,
+  GroupInfo,
+  GroupMemberInfo,
   HistoryMessage,
   HistoryOptions,
   HistoryPage,
@@ -32,3 +43,4 @@ export { MemoryStateStore, type ClientState, type ClientStateStore } from './sta
 export { StreamCursor } from './stream-cursor.ts';
 export { TypedEmitter, type Listener } from './typed-emitter.ts';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.ts';
+export type { ActivityState } from '@switchboard/protocol';

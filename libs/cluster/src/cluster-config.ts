@@ -10,7 +10,11 @@ export interface ClusterConfig {
   kafkaBrokers: string[];
   /** SWB_KAFKA_TOPIC, default `switchboard.messages`. */
   kafkaTopic: string;
-  /** SWB_KAFKA_PARTITIONS, partitions of the topic when it is created, default 12. */
+  /** SWB_KAFKA_PUSH_TOPIC, default `switchboard.push-jobs`: push jobs from chat nodes to the push worker. */
+  kafkaPushTopic: string;
+  /** SWB_KAFKA_PUSH_DEAD_TOPIC, default `switchboard.push-dead`: push jobs that failed for good. */
+  kafkaPushDeadTopic: string;
+  /** SWB_KAFKA_PARTITIONS, partitions of the topics when they are created, default 12. */
   kafkaPartitions: number;
   /** SWB_KAFKA_REPLICATION_FACTOR, default 1 (one local broker); 3 in production. */
   kafkaReplicationFactor: number;
@@ -30,6 +34,12 @@ export interface ClusterConfig {
    * still in flight.
    */
   sequenceSeedMargin: number;
+  /**
+   * SWB_PERSISTER_GROUP, default `persister`: Kafka consumer group of the persister, whose
+   * progress the API and the chat nodes wait for. Kafka keeps one group per id across all
+   * topics, so deployments that share brokers need one group each.
+   */
+  persisterGroup: string;
 }
 
 /** Reads the cluster profile's engine settings; throws ConfigError naming the bad variable. */
@@ -60,6 +70,20 @@ export function readClusterConfig(env: Env): ClusterConfig {
       env,
       'SWB_KAFKA_TOPIC',
       'switchboard.messages',
+      /^[A-Za-z0-9._-]{1,249}$/,
+      'a Kafka topic name',
+    ),
+    kafkaPushTopic: readString(
+      env,
+      'SWB_KAFKA_PUSH_TOPIC',
+      'switchboard.push-jobs',
+      /^[A-Za-z0-9._-]{1,249}$/,
+      'a Kafka topic name',
+    ),
+    kafkaPushDeadTopic: readString(
+      env,
+      'SWB_KAFKA_PUSH_DEAD_TOPIC',
+      'switchboard.push-dead',
       /^[A-Za-z0-9._-]{1,249}$/,
       'a Kafka topic name',
     ),
@@ -95,6 +119,13 @@ export function readClusterConfig(env: Env): ClusterConfig {
       'ALL',
     ] as const),
     sequenceSeedMargin: readInt(env, 'SWB_SEQUENCE_SEED_MARGIN', 100, { min: 0 }),
+    persisterGroup: readString(
+      env,
+      'SWB_PERSISTER_GROUP',
+      'persister',
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+      'a consumer group id of 1 to 128 letters, digits, "_", "." or "-"',
+    ),
   };
 }
 

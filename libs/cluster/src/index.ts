@@ -1,2 +1,11 @@
 export { readClusterConfig, readTokenSecret, type ClusterConfig } from './cluster-config.ts';
-export { connectBus, connectLog, connectSequencer, connectStore } from './connect.ts';
+export {
+  connectBus,
+  connectLog,
+  connectPushDeadLog,
+  connectPushJobLog,
+  connectSequencer,
+  connectStore,
+  type StoreObservers,
+} from './connect.ts';
+export { CassandraQueryTracker } from './query-tracker.ts';

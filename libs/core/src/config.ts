@@ -41,6 +41,13 @@ export function readPort(env: Env, name: string, fallback: number): number {
   return readInt(env, name, fallback, { min: 0, max: 65535 });
 }
 
+/** Reads a TCP port variable that may be left unset, which returns null. */
+export function readOptionalPort(env: Env, name: string): number | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  return readPort(env, name, 0);
+}
+
 /** Reads a host variable and rejects anything but a loopback, wildcard or plain host name. */
 export function readHost(env: Env, name: string, fallback: string): string {
   return readString(env, name, fallback, /^[A-Za-z0-9.:-]+$/, 'a host name or IP address');

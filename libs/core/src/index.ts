@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export type * from './ports/index.ts';
+export { DEFAULT_PUSH_SETTINGS } from './ports/push.ts';
 export * from './tokens.ts';
 export * from './passwords.ts';
 export * from './logger.ts';
@@ -8,3 +9,8 @@ export * from './messenger.ts';
 export * from './membership.ts';
 export * from './http-errors.ts';
 export * from './lifecycle.ts';
+export * from './health.ts';
+export * from './log-format.ts';
+export * from './request-id.ts';
+export * from './group-rules.ts';
+export * from './group-service.ts';

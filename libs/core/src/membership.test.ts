@@ -11,7 +11,16 @@ import {
   NodeHeartbeat,
   type RingChange,
 } from './membership.ts';
-import type { Bus, DeliveryBatch, NodeInfo, Unsubscribe } from './ports/bus.ts';
+import type {
+  Bus,
+  ClusterEvent,
+  DeliveryBatch,
+  NodeInfo,
+  PresenceChange,
+  PresenceDevice,
+  PresenceState,
+  Unsubscribe,
+} from './ports/bus.ts';
 
 // Timers fire late on a loaded machine, so the bounds below allow this much on top.
 const TIMER_SLACK_MS = 300;
@@ -92,6 +101,30 @@ class FailingBus implements Bus {
 
   publishToNode(nodeId: string, batch: DeliveryBatch): Promise<void> {
     return this.inner.publishToNode(nodeId, batch);
+  }
+
+  publishEvent(event: ClusterEvent): Promise<void> {
+    return this.inner.publishEvent(event);
+  }
+
+  subscribeEvents(handler: (event: ClusterEvent) => void): Promise<Unsubscribe> {
+    return this.inner.subscribeEvents(handler);
+  }
+
+  refreshPresence(devices: PresenceDevice[], ttlMs: number): Promise<void> {
+    return this.inner.refreshPresence(devices, ttlMs);
+  }
+
+  removePresence(devices: PresenceDevice[]): Promise<void> {
+    return this.inner.removePresence(devices);
+  }
+
+  readPresence(users: string[]): Promise<PresenceState[]> {
+    return this.inner.readPresence(users);
+  }
+
+  onPresenceChange(listener: (changes: PresenceChange[]) => void): () => void {
+    return this.inner.onPresenceChange(listener);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LogConsumer, LogRecord, Logger } from '@switchboard/core';
+import type { LogConsumer, Logger } from '@switchboard/core';
 import { SegmentCursor } from './segment-cursor.ts';
 import type { Segment } from './log-segments.ts';
 
@@ -7,7 +7,7 @@ export interface FileLogConsumerOptions {
   group: string;
   /** Offset of the first record to hand to the handler: the group's committed offset. */
   offset: number;
-  handler: (records: LogRecord[]) => Promise<void>;
+  handler: (records: unknown[]) => Promise<void>;
   maxBatchRecords: number;
   retryInitialMs: number;
   retryMaxMs: number;
@@ -58,7 +58,7 @@ export class FileLogConsumer implements LogConsumer {
 
   async #run(): Promise<void> {
     let cursor = new SegmentCursor(this.#options.segments, this.#offset);
-    const readBatch = async (): Promise<LogRecord[]> => {
+    const readBatch = async (): Promise<unknown[]> => {
       try {
         const records = await cursor.read(this.#options.maxBatchRecords);
         if (records.length === 0) throw new Error(`no record readable at offset ${this.#offset}`);

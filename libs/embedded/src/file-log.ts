@@ -54,7 +54,7 @@ const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
  * NOTE: one FileLog at a time may use a directory; nothing locks it against a second
  * process. Segments are never deleted, so the directory grows with the log.
  */
-export class FileLog implements DurableLog {
+export class FileLog<R extends object = LogRecord> implements DurableLog<R> {
   readonly #dir: string;
   readonly #groupsDir: string;
   readonly #segmentBytes: number;
@@ -89,7 +89,7 @@ export class FileLog implements DurableLog {
   }
 
   /** Opens the log in `options.dir`, truncating a torn tail left by a crash. */
-  static async open(options: FileLogOptions): Promise<FileLog> {
+  static async open<R extends object = LogRecord>(options: FileLogOptions): Promise<FileLog<R>> {
     const resolved = resolveOptions(options);
     await mkdir(join(resolved.dir, 'groups'), { recursive: true });
 
@@ -101,7 +101,7 @@ export class FileLog implements DurableLog {
       segments.push({ base: 0, path, records: 0, bytes: 0 });
     }
     const writer = await open(segments.at(-1)!.path, 'r+');
-    const log = new FileLog(resolved, segments, writer);
+    const log = new FileLog<R>(resolved, segments, writer);
     resolved.logger.info({ dir: resolved.dir, endOffset: log.#endOffset }, 'file log opened');
     return log;
   }
@@ -116,7 +116,18 @@ export class FileLog implements DurableLog {
     return this.#groupCommits;
   }
 
-  async append(records: LogRecord[]): Promise<void> {
+  /**
+   * Returns the records that `group` has not committed: the end offset minus the group's
+   * committed offset. Rejects with UnavailableError once the log is closed or failed, so a
+   * readiness check can use it.
+   */
+  async lag(group: string): Promise<number> {
+    this.#assertWritable();
+    const state = await this.#groupState(group);
+    return Math.max(0, this.#endOffset - state.committed);
+  }
+
+  async append(records: R[]): Promise<void> {
     this.#assertWritable();
     if (records.length === 0) return;
 
@@ -127,7 +138,7 @@ export class FileLog implements DurableLog {
     });
   }
 
-  async consume(group: string, handler: (records: LogRecord[]) => Promise<void>): Promise<LogConsumer> {
+  async consume(group: string, handler: (records: R[]) => Promise<void>): Promise<LogConsumer> {
     this.#assertOpen();
     const state = await this.#groupState(group);
     this.#assertOpen();
@@ -138,7 +149,8 @@ export class FileLog implements DurableLog {
     const consumer = new FileLogConsumer({
       group,
       offset: state.committed,
-      handler,
+      // Records are read back from the JSON that `append` wrote, so they are of type R.
+      handler: handler as (records: unknown[]) => Promise<void>,
       maxBatchRecords: this.#maxBatchRecords,
       retryInitialMs: this.#retryInitialMs,
       retryMaxMs: this.#retryMaxMs,

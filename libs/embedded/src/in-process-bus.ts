@@ -1,9 +1,21 @@
-import type { Bus, DeliveryBatch, NodeInfo, Unsubscribe } from '@switchboard/core';
+import type {
+  Bus,
+  ClusterEvent,
+  DeliveryBatch,
+  NodeInfo,
+  PresenceChange,
+  PresenceDevice,
+  PresenceState,
+  Unsubscribe,
+} from '@switchboard/core';
 
 interface MemberEntry {
   node: NodeInfo;
   expiresAt: number;
 }
+
+/** The devices of one user, from device id to the expiry time of its presence. */
+type DeviceExpiries = Map<string, number>;
 
 export interface InProcessBusOptions {
   /** How often expired members are swept, in milliseconds. */
@@ -20,6 +32,10 @@ export class InProcessBus implements Bus {
   readonly #members = new Map<string, MemberEntry>();
   readonly #listeners = new Set<() => void>();
   readonly #channels = new Map<string, Set<(batch: DeliveryBatch) => void>>();
+  readonly #eventHandlers = new Set<(event: ClusterEvent) => void>();
+  readonly #devices = new Map<string, DeviceExpiries>();
+  readonly #lastSeen = new Map<string, number>();
+  readonly #presenceListeners = new Set<(changes: PresenceChange[]) => void>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -77,14 +93,103 @@ export class InProcessBus implements Bus {
     });
   }
 
+  async publishEvent(event: ClusterEvent): Promise<void> {
+    this.#assertOpen();
+    const targets = [...this.#eventHandlers];
+    setImmediate(() => {
+      for (const handler of targets) handler(event);
+    });
+  }
+
+  async subscribeEvents(handler: (event: ClusterEvent) => void): Promise<Unsubscribe> {
+    this.#assertOpen();
+    this.#eventHandlers.add(handler);
+    return async () => {
+      this.#eventHandlers.delete(handler);
+    };
+  }
+
+  async refreshPresence(devices: PresenceDevice[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    const expiresAt = Date.now() + ttlMs;
+    const changes: PresenceChange[] = [];
+    for (const { user, device } of devices) {
+      let expiries = this.#devices.get(user);
+      if (expiries === undefined) {
+        expiries = new Map();
+        this.#devices.set(user, expiries);
+        changes.push({ user, online: true, at: Date.now() });
+      }
+      expiries.set(device, expiresAt);
+    }
+    this.#notifyPresence(changes);
+  }
+
+  async removePresence(devices: PresenceDevice[]): Promise<void> {
+    this.#assertOpen();
+    const now = Date.now();
+    const changes: PresenceChange[] = [];
+    for (const { user, device } of devices) {
+      const expiries = this.#devices.get(user);
+      if (expiries === undefined || !expiries.delete(device) || expiries.size > 0) continue;
+      this.#devices.delete(user);
+      this.#lastSeen.set(user, now);
+      changes.push({ user, online: false, at: now });
+    }
+    this.#notifyPresence(changes);
+  }
+
+  async readPresence(users: string[]): Promise<PresenceState[]> {
+    this.#assertOpen();
+    this.#sweepPresence();
+    return users.map((user) => ({
+      user,
+      online: this.#devices.has(user),
+      lastSeen: this.#lastSeen.get(user) ?? null,
+    }));
+  }
+
+  onPresenceChange(listener: (changes: PresenceChange[]) => void): () => void {
+    this.#presenceListeners.add(listener);
+    return () => this.#presenceListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#channels.clear();
     this.#listeners.clear();
+    this.#eventHandlers.clear();
+    this.#presenceListeners.clear();
+  }
+
+  /** Expires devices whose TTL passed; a user whose last device expired goes offline. */
+  #sweepPresence(): void {
+    const now = Date.now();
+    const changes: PresenceChange[] = [];
+    for (const [user, expiries] of this.#devices) {
+      let last = 0;
+      for (const [device, expiresAt] of expiries) {
+        if (expiresAt > now) continue;
+        expiries.delete(device);
+        last = Math.max(last, expiresAt);
+      }
+      if (expiries.size > 0) continue;
+      this.#devices.delete(user);
+      this.#lastSeen.set(user, last);
+      changes.push({ user, online: false, at: last });
+    }
+    this.#notifyPresence(changes);
+  }
+
+  #notifyPresence(changes: PresenceChange[]): void {
+    if (changes.length === 0) return;
+    // Like a networked bus, listeners hear of a change on a later turn, never inside the caller.
+    for (const listener of [...this.#presenceListeners]) setImmediate(() => listener(changes));
   }
 
   #sweep(): void {
+    this.#sweepPresence();
     const now = Date.now();
     let changed = false;
     for (const [id, entry] of this.#members) {

@@ -1,5 +1,4 @@
 import { crc32 } from 'node:zlib';
-import type { LogRecord } from '@switchboard/core';
 
 /** Bytes before each payload: the payload length and its CRC32, both unsigned 32-bit little-endian. */
 export const FRAME_HEADER_BYTES = 8;
@@ -12,7 +11,7 @@ export const MAX_FRAME_PAYLOAD_BYTES = 16 * 1024 * 1024;
  *
  * Throws a RangeError when the payload exceeds MAX_FRAME_PAYLOAD_BYTES.
  */
-export function encodeFrame(record: LogRecord): Buffer {
+export function encodeFrame(record: object): Buffer {
   const payload = Buffer.from(JSON.stringify(record), 'utf8');
   if (payload.length > MAX_FRAME_PAYLOAD_BYTES) {
     throw new RangeError(
@@ -27,8 +26,8 @@ export function encodeFrame(record: LogRecord): Buffer {
 }
 
 /** Decodes a payload that passed its checksum. */
-export function decodePayload(payload: Buffer): LogRecord {
-  return JSON.parse(payload.toString('utf8')) as LogRecord;
+export function decodePayload(payload: Buffer): unknown {
+  return JSON.parse(payload.toString('utf8')) as unknown;
 }
 
 /** Checks a payload against the CRC32 from its frame header. */

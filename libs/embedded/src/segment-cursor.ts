@@ -1,4 +1,3 @@
-import type { LogRecord } from '@switchboard/core';
 import { FrameReader } from './frame-reader.ts';
 import { decodePayload } from './log-frame.ts';
 import type { Segment } from './log-segments.ts';
@@ -30,8 +29,8 @@ export class SegmentCursor {
   }
 
   /** Reads up to `max` durable records; returns an empty array at the end of the log. */
-  async read(max: number): Promise<LogRecord[]> {
-    const records: LogRecord[] = [];
+  async read(max: number): Promise<unknown[]> {
+    const records: unknown[] = [];
     while (records.length < max) {
       const segment = await this.#currentSegment();
       if (segment === null) break;

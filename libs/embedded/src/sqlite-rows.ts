@@ -1,5 +1,5 @@
-import type { StoredMessage, StreamEntry, UserRecord } from '@switchboard/core';
-import type { ReceiptKind } from '@switchboard/protocol';
+import type { GroupMember, GroupRole, StoredMessage, StreamEntry, UserRecord } from '@switchboard/core';
+import type { GroupEvent, ReceiptKind } from '@switchboard/protocol';
 
 export interface UserRow {
   id: string;
@@ -16,6 +16,15 @@ export interface MessageRow {
   client_id: string;
   body: string;
   ts: number;
+  event: string | null;
+  hidden_from: string | null;
+}
+
+export interface GroupMemberRow {
+  user: string;
+  role: GroupRole;
+  joined_seq: number | null;
+  left_seq: number | null;
 }
 
 /** A stream row joined with its message; the message columns are null for receipts. */
@@ -30,6 +39,8 @@ export interface StreamRow {
   message_id: string | null;
   message_body: string | null;
   message_ts: number | null;
+  message_event: string | null;
+  message_hidden_from: string | null;
 }
 
 export function toUserRecord(row: UserRow): UserRecord {
@@ -43,7 +54,26 @@ export function toUserRecord(row: UserRow): UserRecord {
 }
 
 export function toStoredMessage(row: MessageRow): StoredMessage {
-  return { conv: row.conv, seq: row.seq, from: row.sender, id: row.client_id, body: row.body, ts: row.ts };
+  const message: StoredMessage = {
+    conv: row.conv,
+    seq: row.seq,
+    from: row.sender,
+    id: row.client_id,
+    body: row.body,
+    ts: row.ts,
+  };
+  return withExtras(message, row.event, row.hidden_from);
+}
+
+export function toGroupMember(row: GroupMemberRow): GroupMember {
+  return { user: row.user, role: row.role, joinedSeq: row.joined_seq, leftSeq: row.left_seq };
+}
+
+/** Adds the optional event and hidden-from columns, leaving the fields out when they are NULL. */
+function withExtras(message: StoredMessage, event: string | null, hiddenFrom: string | null): StoredMessage {
+  if (event !== null) message.event = JSON.parse(event) as GroupEvent;
+  if (hiddenFrom !== null) message.hiddenFrom = hiddenFrom;
+  return message;
 }
 
 /** Builds a stream entry, or null for a message entry whose message row is missing. */
@@ -56,16 +86,17 @@ export function readStreamEntry(row: StreamRow): StreamEntry | null {
     };
   }
   if (row.message_id === null || row.message_body === null || row.message_ts === null) return null;
+  const message: StoredMessage = {
+    conv: row.conv,
+    seq: row.seq,
+    from: row.actor,
+    id: row.message_id,
+    body: row.message_body,
+    ts: row.message_ts,
+  };
   return {
     pos: row.pos,
     kind: 'message',
-    message: {
-      conv: row.conv,
-      seq: row.seq,
-      from: row.actor,
-      id: row.message_id,
-      body: row.message_body,
-      ts: row.message_ts,
-    },
+    message: withExtras(message, row.message_event, row.message_hidden_from),
   };
 }

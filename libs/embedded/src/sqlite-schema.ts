@@ -82,6 +82,57 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX reservations_by_age ON reservations (created_at);
   `,
+  `
+  -- event is the JSON of the group change that a system message records. hidden_from names a
+  -- user who blocked the sender of a one-to-one message and must never see it.
+  ALTER TABLE messages ADD COLUMN event TEXT;
+  ALTER TABLE messages ADD COLUMN hidden_from TEXT;
+
+  -- joined_seq is NULL while an addition to a group is in flight, and left_seq is NULL while
+  -- the user is a member. One-to-one members keep the defaults.
+  ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
+  ALTER TABLE members ADD COLUMN joined_seq INTEGER DEFAULT 0;
+  ALTER TABLE members ADD COLUMN left_seq INTEGER;
+
+  CREATE TABLE groups (
+    conv TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    version TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE blocks (
+    blocker TEXT NOT NULL,
+    blocked TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (blocker, blocked)
+  ) WITHOUT ROWID;
+  CREATE INDEX blocks_by_blocked ON blocks (blocked, blocker);
+  `,
+  `
+  -- A Web Push row sets endpoint, p256dh and auth; an FCM or APNs row sets token.
+  CREATE TABLE push_subscriptions (
+    user TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    endpoint TEXT,
+    p256dh TEXT,
+    auth TEXT,
+    token TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user, id)
+  ) WITHOUT ROWID;
+
+  -- muted_conversations is a JSON array of conversation ids.
+  CREATE TABLE push_settings (
+    user TEXT PRIMARY KEY,
+    muted INTEGER NOT NULL,
+    previews INTEGER NOT NULL,
+    muted_conversations TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Schema version this build writes. */

@@ -4,6 +4,8 @@ import {
   InvalidRequestError,
   type Conversation,
   type ConversationSummary,
+  type GroupMember,
+  type GroupRecord,
   type HistoryQuery,
   type LogRecord,
   type MessageRecord,
@@ -13,11 +15,19 @@ import {
   type StreamEntry,
   type UserRecord,
 } from '@switchboard/core';
-import { ErrorCode, conversationKind, directMembers, type ConversationKind } from '@switchboard/protocol';
+import {
+  ErrorCode,
+  conversationKind,
+  directMembers,
+  type ConversationKind,
+  type GroupKind,
+} from '@switchboard/protocol';
 import {
   readStreamEntry,
+  toGroupMember,
   toStoredMessage,
   toUserRecord,
+  type GroupMemberRow,
   type MessageRow,
   type StreamRow,
   type UserRow,
@@ -35,6 +45,15 @@ interface MemberRow {
   read_seq: number;
 }
 
+interface GroupRow {
+  conv: string;
+  kind: GroupKind;
+  name: string;
+  created_by: string;
+  created_at: number;
+  version: string;
+}
+
 /** The highest code point, so that `prefix + MAX_CHAR` sorts after every name with that prefix. */
 const MAX_CHAR = '\u{10FFFF}';
 
@@ -49,6 +68,8 @@ export class SqliteStore implements Store {
   readonly #statements;
   readonly #applyRecords: (records: LogRecord[]) => void;
   readonly #ensureDirect: (conv: string, members: [string, string], now: number) => void;
+  readonly #createGroup: (group: GroupRecord, members: GroupMember[]) => void;
+  readonly #saveGroupMembers: (conv: string, members: GroupMember[], version: string) => void;
 
   constructor(db: Database, release: () => void) {
     this.#release = release;
@@ -62,6 +83,26 @@ export class SqliteStore implements Store {
     this.#ensureDirect = db.transaction((conv: string, members: [string, string], now: number) => {
       this.#statements.insertConversation.run(conv, 'direct', now);
       for (const user of members) this.#statements.insertMember.run(conv, user, now);
+    }).immediate;
+    this.#createGroup = db.transaction((group: GroupRecord, members: GroupMember[]) => {
+      if (this.#statements.conversationById.get(group.conv) !== undefined) {
+        throw new ConflictError(ErrorCode.IdConflict, `conversation ${group.conv} already exists`);
+      }
+      this.#statements.insertConversation.run(group.conv, 'group', group.createdAt);
+      this.#statements.insertGroup.run(
+        group.conv,
+        group.kind,
+        group.name,
+        group.createdBy,
+        group.createdAt,
+        group.version,
+      );
+      for (const member of members) this.#upsertGroupMember(group.conv, member, group.createdAt);
+    }).immediate;
+    this.#saveGroupMembers = db.transaction((conv: string, members: GroupMember[], version: string) => {
+      const now = Date.now();
+      for (const member of members) this.#upsertGroupMember(conv, member, now);
+      this.#statements.setGroupVersion.run(version, conv);
     }).immediate;
   }
 
@@ -124,8 +165,8 @@ export class SqliteStore implements Store {
     const rows = this.#statements.conversationsOfUser.all(user);
     const summaries = rows.map((row) => {
       const members = this.#statements.membersOf.all(row.id);
-      const last = this.#statements.lastMessage.get(row.id);
-      const { unread } = this.#statements.unreadCount.get(row.id, row.read_seq, user)!;
+      const last = this.#statements.lastMessage.get(row.id, user);
+      const { unread } = this.#statements.unreadCount.get(row.id, row.read_seq, user, user)!;
       const summary: ConversationSummary = {
         id: row.id,
         kind: row.kind,
@@ -138,6 +179,9 @@ export class SqliteStore implements Store {
           readSeq: member.read_seq,
         })),
       };
+      if (row.group_name !== null && row.group_kind !== null) {
+        summary.group = { name: row.group_name, kind: row.group_kind };
+      }
       return { summary, activity: last?.ts ?? row.created_at };
     });
     summaries.sort((a, b) => b.activity - a.activity || compareText(a.summary.id, b.summary.id));
@@ -187,8 +231,76 @@ export class SqliteStore implements Store {
     return this.#statements.maxStreamPos.get(user)!.value;
   }
 
+  async createGroup(group: GroupRecord, members: GroupMember[]): Promise<void> {
+    if (conversationKind(group.conv) !== 'group') {
+      throw new InvalidRequestError(ErrorCode.RequestInvalid, `conversation ${group.conv} is not a group id`);
+    }
+    this.#createGroup(group, members);
+  }
+
+  async getGroup(conv: string): Promise<GroupRecord | null> {
+    const row = this.#statements.groupById.get(conv);
+    if (row === undefined) return null;
+    return {
+      conv: row.conv,
+      kind: row.kind,
+      name: row.name,
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      version: row.version,
+    };
+  }
+
+  async renameGroup(conv: string, name: string): Promise<void> {
+    this.#statements.renameGroup.run(name, conv);
+  }
+
+  async saveGroupMembers(conv: string, members: GroupMember[], version: string): Promise<void> {
+    this.#saveGroupMembers(conv, members, version);
+  }
+
+  async listGroupMembers(conv: string): Promise<GroupMember[]> {
+    return this.#statements.groupMembers.all(conv).map(toGroupMember);
+  }
+
+  async getGroupMember(conv: string, user: string): Promise<GroupMember | null> {
+    const row = this.#statements.groupMember.get(conv, user);
+    return row === undefined ? null : toGroupMember(row);
+  }
+
+  async blockUser(blocker: string, blocked: string, now: number): Promise<void> {
+    this.#statements.insertBlock.run(blocker, blocked, now);
+  }
+
+  async unblockUser(blocker: string, blocked: string): Promise<void> {
+    this.#statements.deleteBlock.run(blocker, blocked);
+  }
+
+  async listBlocked(blocker: string): Promise<string[]> {
+    return this.#statements.blockedBy.all(blocker).map((row) => row.blocked);
+  }
+
+  async listBlockers(blocked: string): Promise<string[]> {
+    return this.#statements.blockersOf.all(blocked).map((row) => row.blocker);
+  }
+
+  async isBlocked(blocker: string, blocked: string): Promise<boolean> {
+    return this.#statements.blockExists.get(blocker, blocked) !== undefined;
+  }
+
   async close(): Promise<void> {
     this.#release();
+  }
+
+  #upsertGroupMember(conv: string, member: GroupMember, now: number): void {
+    this.#statements.upsertGroupMember.run(
+      conv,
+      member.user,
+      now,
+      member.role,
+      member.joinedSeq,
+      member.leftSeq,
+    );
   }
 
   #applyMessage(record: MessageRecord): void {
@@ -200,7 +312,16 @@ export class SqliteStore implements Store {
       statements.insertMember.run(record.conv, user, record.ts);
     }
 
-    statements.insertMessage.run(record.conv, record.seq, record.from, record.id, record.body, record.ts);
+    statements.insertMessage.run(
+      record.conv,
+      record.seq,
+      record.from,
+      record.id,
+      record.body,
+      record.ts,
+      record.event === undefined ? null : JSON.stringify(record.event),
+      record.hiddenFrom ?? null,
+    );
     statements.raiseLastSeq.run(record.seq, record.conv);
     for (const target of record.targets) {
       statements.insertStreamEntry.run(
@@ -272,23 +393,65 @@ function prepareStatements(db: Database) {
     conversationById: prepare<[string], ConversationRow>(
       'SELECT id, kind, created_at FROM conversations WHERE id = ?',
     ),
+    // Current members only: a group member whose addition is in flight or who left is not one.
     membersOf: prepare<[string], MemberRow>(
-      'SELECT user, delivered_seq, read_seq FROM members WHERE conv = ? ORDER BY user',
+      `SELECT user, delivered_seq, read_seq FROM members
+       WHERE conv = ? AND left_seq IS NULL AND joined_seq IS NOT NULL ORDER BY user`,
     ),
-    conversationsOfUser: prepare<[string], ConversationRow & { read_seq: number }>(
-      `SELECT c.id, c.kind, c.created_at, m.read_seq
-       FROM members m JOIN conversations c ON c.id = m.conv
-       WHERE m.user = ?`,
+    conversationsOfUser: prepare<
+      [string],
+      ConversationRow & { read_seq: number; group_name: string | null; group_kind: GroupKind | null }
+    >(
+      `SELECT c.id, c.kind, c.created_at, m.read_seq, g.name AS group_name, g.kind AS group_kind
+       FROM members m JOIN conversations c ON c.id = m.conv LEFT JOIN groups g ON g.conv = m.conv
+       WHERE m.user = ? AND m.left_seq IS NULL AND m.joined_seq IS NOT NULL`,
     ),
-    lastMessage: prepare<[string], MessageRow>(
-      'SELECT * FROM messages WHERE conv = ? ORDER BY seq DESC LIMIT 1',
+    lastMessage: prepare<[string, string], MessageRow>(
+      `SELECT * FROM messages WHERE conv = ? AND (hidden_from IS NULL OR hidden_from <> ?)
+       ORDER BY seq DESC LIMIT 1`,
     ),
-    unreadCount: prepare<[string, number, string], { unread: number }>(
-      'SELECT COUNT(*) AS unread FROM messages WHERE conv = ? AND seq > ? AND sender <> ?',
+    // System messages of group changes are not unread messages.
+    unreadCount: prepare<[string, number, string, string], { unread: number }>(
+      `SELECT COUNT(*) AS unread FROM messages
+       WHERE conv = ? AND seq > ? AND sender <> ? AND event IS NULL
+         AND (hidden_from IS NULL OR hidden_from <> ?)`,
     ),
 
-    insertMessage: prepare<[string, number, string, string, string, number]>(
-      'INSERT OR IGNORE INTO messages (conv, seq, sender, client_id, body, ts) VALUES (?, ?, ?, ?, ?, ?)',
+    insertGroup: prepare<[string, GroupKind, string, string, number, string]>(
+      'INSERT INTO groups (conv, kind, name, created_by, created_at, version) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    groupById: prepare<[string], GroupRow>('SELECT * FROM groups WHERE conv = ?'),
+    renameGroup: prepare<[string, string]>('UPDATE groups SET name = ? WHERE conv = ?'),
+    setGroupVersion: prepare<[string, string]>('UPDATE groups SET version = ? WHERE conv = ?'),
+    upsertGroupMember: prepare<[string, string, number, string, number | null, number | null]>(
+      `INSERT INTO members (conv, user, joined_at, role, joined_seq, left_seq) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (conv, user) DO UPDATE
+       SET role = excluded.role, joined_seq = excluded.joined_seq, left_seq = excluded.left_seq`,
+    ),
+    groupMembers: prepare<[string], GroupMemberRow>(
+      'SELECT user, role, joined_seq, left_seq FROM members WHERE conv = ? ORDER BY user',
+    ),
+    groupMember: prepare<[string, string], GroupMemberRow>(
+      'SELECT user, role, joined_seq, left_seq FROM members WHERE conv = ? AND user = ?',
+    ),
+
+    insertBlock: prepare<[string, string, number]>(
+      'INSERT OR IGNORE INTO blocks (blocker, blocked, created_at) VALUES (?, ?, ?)',
+    ),
+    deleteBlock: prepare<[string, string]>('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
+    blockExists: prepare<[string, string], { found: number }>(
+      'SELECT 1 AS found FROM blocks WHERE blocker = ? AND blocked = ?',
+    ),
+    blockedBy: prepare<[string], { blocked: string }>(
+      'SELECT blocked FROM blocks WHERE blocker = ? ORDER BY blocked',
+    ),
+    blockersOf: prepare<[string], { blocker: string }>(
+      'SELECT blocker FROM blocks WHERE blocked = ? ORDER BY blocker',
+    ),
+
+    insertMessage: prepare<[string, number, string, string, string, number, string | null, string | null]>(
+      `INSERT OR IGNORE INTO messages (conv, seq, sender, client_id, body, ts, event, hidden_from)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     raiseLastSeq: prepare<[number, string]>(
       'UPDATE conversations SET last_seq = MAX(last_seq, ?) WHERE id = ?',
@@ -322,7 +485,8 @@ function prepareStatements(db: Database) {
     ),
     streamAfter: prepare<[string, number, number], StreamRow>(
       `SELECT s.pos, s.kind, s.conv, s.seq, s.actor, s.receipt, s.ts,
-              m.client_id AS message_id, m.body AS message_body, m.ts AS message_ts
+              m.client_id AS message_id, m.body AS message_body, m.ts AS message_ts,
+              m.event AS message_event, m.hidden_from AS message_hidden_from
        FROM stream s
        LEFT JOIN messages m ON s.kind = 'message' AND m.conv = s.conv AND m.seq = s.seq
        WHERE s.user = ? AND s.pos > ?

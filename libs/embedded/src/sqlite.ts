@@ -2,10 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './sqlite-schema.ts';
+import { SqlitePushRegistry } from './sqlite-push-registry.ts';
 import { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 export { SqliteStore } from './sqlite-store.ts';
+export { SqlitePushRegistry } from './sqlite-push-registry.ts';
 export { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
 
 export type SqliteOptions = SqliteSequencerOptions;
@@ -14,6 +16,8 @@ export type SqliteOptions = SqliteSequencerOptions;
 export interface SqliteHandle {
   store: SqliteStore;
   sequencer: SqliteSequencer;
+  /** Push subscriptions and settings, in the same database; they stop working when it closes. */
+  push: SqlitePushRegistry;
   /** Closes the database; the store and the sequencer stop working. */
   close(): Promise<void>;
 }
@@ -50,6 +54,7 @@ export function openSqlite(path: string, options: SqliteOptions = {}): SqliteHan
   return {
     store: new SqliteStore(db, release),
     sequencer: new SqliteSequencer(db, release, options),
+    push: new SqlitePushRegistry(db),
     async close() {
       if (db.open) db.close();
     },

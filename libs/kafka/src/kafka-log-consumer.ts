@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { UnavailableError, type LogConsumer, type LogRecord, type Logger } from '@switchboard/core';
-import { decodeRecord } from './record-codec.ts';
+import { UnavailableError, type LogConsumer, type Logger } from '@switchboard/core';
+import type { KafkaRecordCodec } from './record-codec.ts';
 
-export interface KafkaLogConsumerOptions {
+export interface KafkaLogConsumerOptions<R> {
   kafka: Kafka;
   topic: string;
   group: string;
-  handler: (records: LogRecord[]) => Promise<void>;
+  codec: KafkaRecordCodec<R>;
+  handler: (records: R[]) => Promise<void>;
   maxBatchRecords: number;
   retryInitialMs: number;
   retryMaxMs: number;
@@ -27,8 +28,8 @@ const HANDLER_HEARTBEAT_MS = 1_000;
  * handler resolved. A rejected chunk is neither resolved nor committed, so after a backoff that
  * doubles up to `retryMaxMs` the next fetch starts at it again and hands it over once more.
  */
-export class KafkaLogConsumer implements LogConsumer {
-  readonly #options: KafkaLogConsumerOptions;
+export class KafkaLogConsumer<R> implements LogConsumer {
+  readonly #options: KafkaLogConsumerOptions<R>;
   readonly #consumer: Consumer;
   readonly #logger: Logger;
   /** Aborts a backoff sleep at stop. A handler call in progress runs to its end. */
@@ -37,14 +38,14 @@ export class KafkaLogConsumer implements LogConsumer {
   readonly #retryDelays = new Map<number, number>();
   #stopping: Promise<void> | null = null;
 
-  private constructor(options: KafkaLogConsumerOptions, consumer: Consumer) {
+  private constructor(options: KafkaLogConsumerOptions<R>, consumer: Consumer) {
     this.#options = options;
     this.#consumer = consumer;
     this.#logger = options.logger.child({ group: options.group, topic: options.topic });
   }
 
   /** Joins the group and starts fetching. Rejects with UnavailableError when Kafka cannot be reached. */
-  static async start(options: KafkaLogConsumerOptions): Promise<KafkaLogConsumer> {
+  static async start<R>(options: KafkaLogConsumerOptions<R>): Promise<KafkaLogConsumer<R>> {
     const consumer = options.kafka.consumer({
       groupId: options.group,
       maxWaitTimeInMs: options.maxWaitTimeMs,
@@ -133,11 +134,11 @@ export class KafkaLogConsumer implements LogConsumer {
     }
   }
 
-  #decode(partition: number, messages: KafkaMessage[]): LogRecord[] {
-    const records: LogRecord[] = [];
+  #decode(partition: number, messages: KafkaMessage[]): R[] {
+    const records: R[] = [];
     for (const message of messages) {
       try {
-        records.push(decodeRecord(message.value));
+        records.push(this.#options.codec.decode(message.value));
       } catch (err) {
         // Only this adapter writes the topic, so such a message is corrupt or foreign. Blocking
         // the partition on it would stop every conversation there, so it is skipped.

@@ -16,7 +16,7 @@ import {
   type KafkaLogOptions,
   type ResolvedKafkaLogOptions,
 } from './kafka-log-options.ts';
-import { encodeRecord, type EncodedRecord } from './record-codec.ts';
+import { LOG_RECORD_CODEC, type EncodedRecord, type KafkaRecordCodec } from './record-codec.ts';
 import { SharedCall } from './shared-call.ts';
 
 interface PendingAppend {
@@ -34,12 +34,13 @@ interface PendingAppend {
  * acknowledged the records (acks -1). Appends are group committed: appends that arrive while a
  * `producer.sendBatch` is in flight go together into the next one.
  */
-export class KafkaLog implements DurableLog {
+export class KafkaLog<R = LogRecord> implements DurableLog<R> {
   readonly #options: ResolvedKafkaLogOptions;
+  readonly #codec: KafkaRecordCodec<R>;
   readonly #kafka: Kafka;
   readonly #admin: Admin;
   readonly #logger: Logger;
-  readonly #consumers = new Set<KafkaLogConsumer>();
+  readonly #consumers = new Set<KafkaLogConsumer<R>>();
   readonly #watches = new Map<string, ConsumedWatch>();
   readonly #endOffsets: SharedCall<Map<number, PartitionEnds>>;
   #producer: Producer;
@@ -52,8 +53,14 @@ export class KafkaLog implements DurableLog {
   #committedOffsetFetches = 0;
   #closed = false;
 
-  private constructor(options: ResolvedKafkaLogOptions, kafka: Kafka, admin: Admin) {
+  private constructor(
+    options: ResolvedKafkaLogOptions,
+    codec: KafkaRecordCodec<R>,
+    kafka: Kafka,
+    admin: Admin,
+  ) {
     this.#options = options;
+    this.#codec = codec;
     this.#kafka = kafka;
     this.#admin = admin;
     this.#logger = options.logger.child({ topic: options.topic });
@@ -65,9 +72,15 @@ export class KafkaLog implements DurableLog {
    * Connects to the brokers, creates the topic when missing and connects the producer.
    *
    * Rejects with ConfigError for a bad option and with UnavailableError when Kafka cannot be
-   * reached or the topic cannot be created.
+   * reached or the topic cannot be created. Without `codec` the log carries message and
+   * receipt records, keyed by conversation.
    */
-  static async connect(options: KafkaLogOptions): Promise<KafkaLog> {
+  static connect(options: KafkaLogOptions): Promise<KafkaLog>;
+  static connect<R>(options: KafkaLogOptions, codec: KafkaRecordCodec<R>): Promise<KafkaLog<R>>;
+  static async connect<R>(
+    options: KafkaLogOptions,
+    codec?: KafkaRecordCodec<R>,
+  ): Promise<KafkaLog<R> | KafkaLog> {
     const resolved = resolveKafkaLogOptions(options);
     const kafka = new Kafka({
       clientId: resolved.clientId,
@@ -79,7 +92,10 @@ export class KafkaLog implements DurableLog {
       logCreator: buildKafkaLogCreator(resolved.logger),
     });
     const admin = kafka.admin();
-    const log = new KafkaLog(resolved, kafka, admin);
+    const log =
+      codec === undefined
+        ? new KafkaLog(resolved, LOG_RECORD_CODEC, kafka, admin)
+        : new KafkaLog(resolved, codec, kafka, admin);
 
     try {
       await admin.connect();
@@ -111,11 +127,11 @@ export class KafkaLog implements DurableLog {
     return this.#endOffsets.calls;
   }
 
-  async append(records: LogRecord[]): Promise<void> {
+  async append(records: R[]): Promise<void> {
     this.#assertOpen();
     if (records.length === 0) return;
 
-    const messages = records.map(encodeRecord);
+    const messages = records.map((record) => this.#codec.encode(record));
     let bytes = 0;
     for (const message of messages) {
       bytes += Buffer.byteLength(message.key) + Buffer.byteLength(message.value);
@@ -126,7 +142,7 @@ export class KafkaLog implements DurableLog {
     });
   }
 
-  async consume(group: string, handler: (records: LogRecord[]) => Promise<void>): Promise<LogConsumer> {
+  async consume(group: string, handler: (records: R[]) => Promise<void>): Promise<LogConsumer> {
     this.#assertOpen();
     assertGroupName(group);
 
@@ -134,6 +150,7 @@ export class KafkaLog implements DurableLog {
       kafka: this.#kafka,
       topic: this.#options.topic,
       group,
+      codec: this.#codec,
       handler,
       maxBatchRecords: this.#options.maxBatchRecords,
       retryInitialMs: this.#options.retryInitialMs,

@@ -1,9 +1,16 @@
-import type { LogRecord } from '@switchboard/core';
+import type { LogRecord, PushJob } from '@switchboard/core';
 
 /** A record as a Kafka message: keyed by conversation id so a conversation stays in one partition. */
 export interface EncodedRecord {
   key: string;
   value: string;
+}
+
+/** Turns records of one log into Kafka messages and back. */
+export interface KafkaRecordCodec<R> {
+  encode(record: R): EncodedRecord;
+  /** Throws when the value is not a record of this log; the consumer logs and skips it. */
+  decode(value: Buffer | null): R;
 }
 
 export function encodeRecord(record: LogRecord): EncodedRecord {
@@ -33,5 +40,35 @@ function isLogRecord(value: unknown): value is LogRecord {
     typeof record.conv === 'string' &&
     typeof record.seq === 'number' &&
     Array.isArray(record.targets)
+  );
+}
+
+/** Codec of the messages log: message and receipt records keyed by conversation. */
+export const LOG_RECORD_CODEC: KafkaRecordCodec<LogRecord> = { encode: encodeRecord, decode: decodeRecord };
+
+/**
+ * Codec of the push-jobs log: jobs keyed by recipient, so the jobs of one user stay in one
+ * partition and one push worker consumes all of them in order.
+ */
+export const PUSH_JOB_CODEC: KafkaRecordCodec<PushJob> = {
+  encode: (job) => ({ key: job.user, value: JSON.stringify(job) }),
+  decode: (value) => {
+    if (value === null) throw new Error('push job message has no value');
+    const parsed: unknown = JSON.parse(value.toString('utf8'));
+    if (!isPushJob(parsed)) throw new Error('push job message value is not a push job');
+    return parsed;
+  },
+};
+
+function isPushJob(value: unknown): value is PushJob {
+  if (typeof value !== 'object' || value === null) return false;
+  const job = value as Partial<PushJob>;
+  return (
+    typeof job.id === 'string' &&
+    typeof job.user === 'string' &&
+    typeof job.conv === 'string' &&
+    typeof job.seq === 'number' &&
+    (job.kind === 'message' || job.kind === 'channel') &&
+    typeof job.attempts === 'number'
   );
 }

@@ -54,6 +54,16 @@ export const ErrorCode = {
   RingEmpty: 'SWB_ERR_RING_EMPTY',
   /** The route does not exist. */
   NotFound: 'SWB_ERR_NOT_FOUND',
+  /** A Web Push endpoint is not a valid URL of an allowed push service. */
+  PushEndpointInvalid: 'SWB_ERR_PUSH_ENDPOINT_INVALID',
+  /** Web Push keys are not a 65-byte P-256 key and a 16-byte secret in base64url. */
+  PushKeysInvalid: 'SWB_ERR_PUSH_KEYS_INVALID',
+  /** An FCM or APNs device token has the wrong format or size. */
+  PushTokenInvalid: 'SWB_ERR_PUSH_TOKEN_INVALID',
+  /** The caller already has the maximum number of push subscriptions or muted conversations. */
+  PushLimitReached: 'SWB_ERR_PUSH_LIMIT_REACHED',
+  /** The push subscription does not exist or belongs to another user. */
+  PushSubscriptionNotFound: 'SWB_ERR_PUSH_SUBSCRIPTION_NOT_FOUND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

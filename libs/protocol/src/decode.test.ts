@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from './codes.ts';
-import { decodeClientFrame, decodeServerFrame, DEFAULT_DECODE_LIMITS } from './decode.ts';
+import {
+  decodeClientFrame,
+  decodeServerFrame,
+  DEFAULT_DECODE_LIMITS,
+  DEFAULT_PRESENCE_SUBSCRIBE_MAX,
+} from './decode.ts';
 import { buildDirectConversationId, directMembers, isConversationId } from './ids.ts';
 
 function expectError(text: string, code: string) {
@@ -20,6 +25,12 @@ describe('decodeClientFrame', () => {
     ['fetch', { type: 'fetch', conv: 'd.alice.bob', from: 2, to: 5 }],
     ['ping', { type: 'ping' }],
     ['ping with id', { type: 'ping', id: 'p1' }],
+    ['presence subscribe', { type: 'presence.subscribe', users: ['alice', 'bob'] }],
+    ['presence subscribe to nobody', { type: 'presence.subscribe', users: [] }],
+    ['typing start', { type: 'typing', conv: 'g.team', state: 'start' }],
+    ['typing stop', { type: 'typing', conv: 'd.alice.bob', state: 'stop' }],
+    ['activity foreground', { type: 'activity', state: 'foreground' }],
+    ['activity background', { type: 'activity', state: 'background' }],
   ])('accepts %s', (_name, frame) => {
     const result = decodeClientFrame(JSON.stringify(frame));
     expect(result).toEqual({ ok: true, frame });
@@ -100,6 +111,61 @@ describe('decodeClientFrame', () => {
       ErrorCode.FrameInvalidField,
     ],
     ['ping with an object id', '{"type":"ping","id":{}}', ErrorCode.FrameInvalidField],
+    ['presence subscribe without users', '{"type":"presence.subscribe"}', ErrorCode.FrameInvalidField],
+    [
+      'presence subscribe with a string',
+      '{"type":"presence.subscribe","users":"alice"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'presence subscribe with a bad user id',
+      '{"type":"presence.subscribe","users":["al ice"]}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'presence subscribe with a numeric user',
+      '{"type":"presence.subscribe","users":[7]}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'presence subscribe naming a user twice',
+      '{"type":"presence.subscribe","users":["bob","bob"]}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'presence subscribe with an extra field',
+      '{"type":"presence.subscribe","users":[],"all":true}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['typing without state', '{"type":"typing","conv":"g.team"}', ErrorCode.FrameInvalidField],
+    [
+      'typing with a bad state',
+      '{"type":"typing","conv":"g.team","state":"paused"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'typing to a bad conversation',
+      '{"type":"typing","conv":"team","state":"start"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    [
+      'typing with an extra field',
+      '{"type":"typing","conv":"g.team","state":"start","user":"eve"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['activity without state', '{"type":"activity"}', ErrorCode.FrameInvalidField],
+    ['activity with a bad state', '{"type":"activity","state":"away"}', ErrorCode.FrameInvalidField],
+    [
+      'activity with a state in capitals',
+      '{"type":"activity","state":"Background"}',
+      ErrorCode.FrameInvalidField,
+    ],
+    ['activity with a boolean state', '{"type":"activity","state":true}', ErrorCode.FrameInvalidField],
+    [
+      'activity with an extra field',
+      '{"type":"activity","state":"background","user":"eve"}',
+      ErrorCode.FrameInvalidField,
+    ],
   ])('rejects %s', (_name, text, code) => {
     expectError(text, code);
   });
@@ -115,6 +181,23 @@ describe('decodeClientFrame', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('rejects a presence subscribe over the limit', () => {
+    const users = Array.from({ length: DEFAULT_PRESENCE_SUBSCRIBE_MAX + 1 }, (_, index) => `u${index}`);
+    expectError(JSON.stringify({ type: 'presence.subscribe', users }), ErrorCode.FrameInvalidField);
+  });
+
+  it('accepts a presence subscribe at the limit', () => {
+    const users = Array.from({ length: DEFAULT_PRESENCE_SUBSCRIBE_MAX }, (_, index) => `u${index}`);
+    const result = decodeClientFrame(JSON.stringify({ type: 'presence.subscribe', users }));
+    expect(result.ok).toBe(true);
+  });
+
+  it('applies a lower presence subscribe limit', () => {
+    const limits = { ...DEFAULT_DECODE_LIMITS, presenceSubscribeMax: 2 };
+    const result = decodeClientFrame('{"type":"presence.subscribe","users":["a","b","c"]}', limits);
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.FrameInvalidField });
+  });
+
   it('carries the frame id as ref on errors', () => {
     const result = decodeClientFrame('{"type":"send","id":"m9","to":"bob","body":""}');
     expect(result).toMatchObject({ ok: false, ref: 'm9' });
@@ -125,6 +208,14 @@ describe('decodeServerFrame', () => {
   it('accepts a known frame type', () => {
     const result = decodeServerFrame('{"type":"ack","id":"a","conv":"d.a.b","seq":1,"ts":1}');
     expect(result.ok).toBe(true);
+  });
+
+  it.each([
+    ['notice', '{"type":"notice","conv":"g.team","seq":9}'],
+    ['presence', '{"type":"presence","users":[{"user":"bob","online":true}]}'],
+    ['typing', '{"type":"typing","conv":"g.team","user":"bob","state":"start","expiresIn":6000}'],
+  ])('accepts a %s frame', (_name, text) => {
+    expect(decodeServerFrame(text).ok).toBe(true);
   });
 
   it('rejects an unknown frame type', () => {

@@ -7,12 +7,18 @@ export interface DecodeLimits {
   maxBodyBytes: number;
   syncPageMax: number;
   fetchRangeMax: number;
+  /** Most users in one `presence.subscribe`; DEFAULT_PRESENCE_SUBSCRIBE_MAX when absent. */
+  presenceSubscribeMax?: number;
 }
+
+/** Default of the most users one `presence.subscribe` may name. */
+export const DEFAULT_PRESENCE_SUBSCRIBE_MAX = 256;
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxBodyBytes: 4096,
   syncPageMax: 500,
   fetchRangeMax: 100,
+  presenceSubscribeMax: DEFAULT_PRESENCE_SUBSCRIBE_MAX,
 };
 
 /** Outcome of decoding one frame: the frame, or a stable error code and a message. */
@@ -70,10 +76,16 @@ export function decodeClientFrame(
       return decodeFetch(obj, limits);
     case 'ping':
       return decodePing(obj);
+    case 'presence.subscribe':
+      return decodePresenceSubscribe(obj, limits);
+    case 'typing':
+      return decodeTyping(obj);
+    case 'activity':
+      return decodeActivity(obj);
     default:
       return fail(
         ErrorCode.FrameUnknownType,
-        `frame type must be one of send, receipt, sync, fetch, ping; got ${describe(obj.type)}`,
+        `frame type must be one of send, receipt, sync, fetch, ping, presence.subscribe, typing, activity; got ${describe(obj.type)}`,
         ref,
       );
   }
@@ -170,6 +182,58 @@ function decodePing(obj: Record<string, unknown>): DecodeResult<ClientFrame> {
   return { ok: true, frame: { type: 'ping', id: obj.id } };
 }
 
+function decodePresenceSubscribe(
+  obj: Record<string, unknown>,
+  limits: DecodeLimits,
+): DecodeResult<ClientFrame> {
+  const extra = checkKeys(obj, ['type', 'users']);
+  if (extra !== null) {
+    return fail(ErrorCode.FrameInvalidField, `presence.subscribe has unknown field "${extra}"`);
+  }
+  const max = limits.presenceSubscribeMax ?? DEFAULT_PRESENCE_SUBSCRIBE_MAX;
+  if (!Array.isArray(obj.users)) {
+    return fail(ErrorCode.FrameInvalidField, 'presence.subscribe.users must be an array of user ids');
+  }
+  if (obj.users.length > max) {
+    return fail(
+      ErrorCode.FrameInvalidField,
+      `presence.subscribe.users names ${obj.users.length} users; the limit (presenceSubscribeMax) is ${max}`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const user of obj.users) {
+    if (!isId(user)) {
+      return fail(ErrorCode.FrameInvalidField, 'presence.subscribe.users must contain only user ids');
+    }
+    if (seen.has(user)) {
+      return fail(ErrorCode.FrameInvalidField, `presence.subscribe.users names ${user} twice`);
+    }
+    seen.add(user);
+  }
+  return { ok: true, frame: { type: 'presence.subscribe', users: [...seen] } };
+}
+
+function decodeTyping(obj: Record<string, unknown>): DecodeResult<ClientFrame> {
+  const extra = checkKeys(obj, ['type', 'conv', 'state']);
+  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `typing has unknown field "${extra}"`);
+  if (!isConversationId(obj.conv)) {
+    return fail(ErrorCode.FrameInvalidField, 'typing.conv must be a conversation id');
+  }
+  if (obj.state !== 'start' && obj.state !== 'stop') {
+    return fail(ErrorCode.FrameInvalidField, 'typing.state must be "start" or "stop"');
+  }
+  return { ok: true, frame: { type: 'typing', conv: obj.conv, state: obj.state } };
+}
+
+function decodeActivity(obj: Record<string, unknown>): DecodeResult<ClientFrame> {
+  const extra = checkKeys(obj, ['type', 'state']);
+  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `activity has unknown field "${extra}"`);
+  if (obj.state !== 'foreground' && obj.state !== 'background') {
+    return fail(ErrorCode.FrameInvalidField, 'activity.state must be "foreground" or "background"');
+  }
+  return { ok: true, frame: { type: 'activity', state: obj.state } };
+}
+
 const SERVER_TYPES = new Set([
   'welcome',
   'ack',
@@ -181,6 +245,9 @@ const SERVER_TYPES = new Set([
   'resync',
   'redirect',
   'error',
+  'notice',
+  'presence',
+  'typing',
 ]);
 
 /**

@@ -46,7 +46,46 @@ export interface PingFrame {
   id?: string;
 }
 
-export type ClientFrame = SendFrame | ReceiptRequestFrame | SyncRequestFrame | FetchFrame | PingFrame;
+/** States of a typing indicator: the user started typing, or stopped. */
+export type TypingState = 'start' | 'stop';
+
+/**
+ * Replaces the connection's presence subscription with `users` (at most
+ * `presenceSubscribeMax`, 256 by default); an empty list ends it.
+ */
+export interface PresenceSubscribeFrame {
+  type: 'presence.subscribe';
+  users: string[];
+}
+
+/** Tells the other members of `conv` that the caller started or stopped typing. Never stored. */
+export interface TypingRequestFrame {
+  type: 'typing';
+  conv: string;
+  state: TypingState;
+}
+
+/** Whether the app on a connection is in front of its user (`foreground`) or not (`background`). */
+export type ActivityState = 'foreground' | 'background';
+
+/**
+ * Sets the activity state of this connection; a new connection is `foreground`. A user whose
+ * connections on their node are all `background` gets push notifications for new messages.
+ */
+export interface ActivityFrame {
+  type: 'activity';
+  state: ActivityState;
+}
+
+export type ClientFrame =
+  | SendFrame
+  | ReceiptRequestFrame
+  | SyncRequestFrame
+  | FetchFrame
+  | PingFrame
+  | PresenceSubscribeFrame
+  | TypingRequestFrame
+  | ActivityFrame;
 
 // ---------------------------------------------------------------------------
 // Server to client
@@ -72,6 +111,8 @@ export interface ConnectionLimits {
   idleTimeoutSeconds: number;
   syncPageMax: number;
   fetchRangeMax: number;
+  /** Most users one `presence.subscribe` may name; absent from nodes that predate presence. */
+  presenceSubscribeMax?: number;
 }
 
 /**
@@ -88,7 +129,32 @@ export interface AckFrame {
   ts: number;
 }
 
-/** A message in a conversation. `pos` is the recipient's sync stream position, when it has one. */
+/** Kinds of group change that a membership event records. */
+export type GroupAction = 'created' | 'renamed' | 'added' | 'removed' | 'left' | 'promoted';
+
+/** Kinds of group: in a `channel` only admins post. */
+export type GroupKind = 'group' | 'channel';
+
+/**
+ * A change of a group, carried by the system message that records it.
+ *
+ * `from` of that message is the user who made the change, and `users` are the users it
+ * affects: the founding members, the added, removed or promoted users, or the leaver.
+ */
+export interface GroupEvent {
+  action: GroupAction;
+  users: string[];
+  /** The group's name after a `created` or `renamed` event. */
+  name?: string;
+  /** The kind of group, on `created`. */
+  groupKind?: GroupKind;
+}
+
+/**
+ * A message in a conversation. `pos` is the recipient's sync stream position, when it has one.
+ *
+ * A message with `event` is a system message that records a group change; its body is empty.
+ */
 export interface MessageFrame {
   type: 'message';
   conv: string;
@@ -98,6 +164,7 @@ export interface MessageFrame {
   body: string;
   ts: number;
   pos?: number;
+  event?: GroupEvent;
 }
 
 /** A member's delivered or read watermark moved forward. */
@@ -158,6 +225,42 @@ export interface ErrorFrame {
   ref?: string;
 }
 
+/**
+ * New messages in a large group or channel, whose bodies are not pushed: every message up to
+ * `seq` exists, and the client pulls the ones it lacks with `fetch` or the history API.
+ */
+export interface NoticeFrame {
+  type: 'notice';
+  conv: string;
+  seq: number;
+}
+
+/** Presence of one user: online while any device is connected. */
+export interface PresenceEntry {
+  user: string;
+  online: boolean;
+  /** When the user was last online, in milliseconds since the epoch; absent when unknown or hidden. */
+  lastSeen?: number;
+}
+
+/** Presence of subscribed users: the current state after a subscribe, later the changes. */
+export interface PresenceFrame {
+  type: 'presence';
+  users: PresenceEntry[];
+}
+
+/**
+ * A member started or stopped typing. A `start` holds for `expiresIn` milliseconds unless
+ * another `start` renews it; without either, the receiver treats the user as stopped.
+ */
+export interface TypingFrame {
+  type: 'typing';
+  conv: string;
+  user: string;
+  state: TypingState;
+  expiresIn?: number;
+}
+
 export type ServerFrame =
   | WelcomeFrame
   | AckFrame
@@ -168,4 +271,7 @@ export type ServerFrame =
   | PongFrame
   | ResyncFrame
   | RedirectFrame
-  | ErrorFrame;
+  | ErrorFrame
+  | NoticeFrame
+  | PresenceFrame
+  | TypingFrame;

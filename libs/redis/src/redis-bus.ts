@@ -3,9 +3,13 @@ import {
   ConfigError,
   createLogger,
   type Bus,
+  type ClusterEvent,
   type DeliveryBatch,
   type Logger,
   type NodeInfo,
+  type PresenceChange,
+  type PresenceDevice,
+  type PresenceState,
   type Unsubscribe,
 } from '@switchboard/core';
 import {
@@ -24,9 +28,105 @@ export interface RedisBusOptions extends RedisConnectionOptions {
    * (default 1000). It makes an expiry announced even when no process reads the members.
    */
   sweepIntervalMs?: number;
+  /**
+   * Interval in milliseconds at which a bus with presence listeners removes expired devices
+   * and announces the users who went offline (default 1000).
+   */
+  presenceSweepIntervalMs?: number;
 }
 
 export const DEFAULT_REDIS_SWEEP_INTERVAL_MS = 1000;
+
+/** Devices per presence script call, so that no single call blocks Redis for long. */
+const PRESENCE_CHUNK = 500;
+
+// Reads the Redis clock in milliseconds into `now`.
+const NOW_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
+// KEYS[1] is the presence expiry sorted set and KEYS[i] (i >= 2) the device hash of the i-th
+// device. ARGV[1] is the change channel, ARGV[2] the TTL in milliseconds, and ARGV[2i - 1],
+// ARGV[2i] the user and device id of KEYS[i]. A user whose hash was empty comes online.
+const PRESENCE_REFRESH_SCRIPT = `${NOW_LUA}
+local expiresAt = now + tonumber(ARGV[2])
+local changes = {}
+for i = 2, #KEYS do
+  local user = ARGV[2 * i - 1]
+  if redis.call('HLEN', KEYS[i]) == 0 then
+    changes[#changes + 1] = { user = user, online = true, at = now }
+  end
+  redis.call('HSET', KEYS[i], ARGV[2 * i], expiresAt)
+  redis.call('ZADD', KEYS[1], expiresAt, user .. ' ' .. ARGV[2 * i])
+end
+if #changes > 0 then
+  redis.call('PUBLISH', ARGV[1], cjson.encode(changes))
+end
+return {'refreshed', #changes}
+`;
+
+// KEYS[1] is the expiry sorted set, then a device hash and a last-seen key per device.
+// ARGV[1] is the change channel, then the user and device id of each device.
+const PRESENCE_REMOVE_SCRIPT = `${NOW_LUA}
+local changes = {}
+for i = 1, (#KEYS - 1) / 2 do
+  local user = ARGV[2 * i]
+  local device = ARGV[2 * i + 1]
+  redis.call('ZREM', KEYS[1], user .. ' ' .. device)
+  if redis.call('HDEL', KEYS[2 * i], device) == 1 and redis.call('HLEN', KEYS[2 * i]) == 0 then
+    redis.call('SET', KEYS[2 * i + 1], now)
+    changes[#changes + 1] = { user = user, online = false, at = now }
+  end
+end
+if #changes > 0 then
+  redis.call('PUBLISH', ARGV[1], cjson.encode(changes))
+end
+return {'removed', #changes}
+`;
+
+// KEYS[1] is the expiry sorted set. ARGV[1] is the change channel, ARGV[2] the key prefix of
+// the device hashes and last-seen keys, ARGV[3] the most devices to expire in one call.
+// NOTE: it builds the keys of the users it finds, so it runs on a single Redis, not on
+// Redis Cluster, where a script must name every key it touches.
+const PRESENCE_SWEEP_SCRIPT = `${NOW_LUA}
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local changes = {}
+for _, member in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], member)
+  local space = string.find(member, ' ', 1, true)
+  local user = string.sub(member, 1, space - 1)
+  local device = string.sub(member, space + 1)
+  local devices = ARGV[2] .. 'devices:' .. user
+  local at = tonumber(redis.call('HGET', devices, device)) or now
+  if redis.call('HDEL', devices, device) == 1 and redis.call('HLEN', devices) == 0 then
+    redis.call('SET', ARGV[2] .. 'seen:' .. user, at)
+    changes[#changes + 1] = { user = user, online = false, at = at }
+  end
+end
+if #changes > 0 then
+  redis.call('PUBLISH', ARGV[1], cjson.encode(changes))
+end
+return {'expired', #expired}
+`;
+
+// KEYS are pairs of a device hash and a last-seen key. Returns {'presence', online, seen, ...}
+// with online 1 or 0 and seen '' when never recorded.
+const PRESENCE_READ_SCRIPT = `${NOW_LUA}
+local out = {'presence'}
+for i = 1, #KEYS, 2 do
+  local online = 0
+  for _, expiresAt in ipairs(redis.call('HVALS', KEYS[i])) do
+    if tonumber(expiresAt) > now then
+      online = 1
+      break
+    end
+  end
+  out[#out + 1] = online
+  out[#out + 1] = redis.call('GET', KEYS[i + 1]) or ''
+end
+return out
+`;
 
 // Each script reads the time from Redis, so every process judges expiry by the same clock.
 // Entries whose expiry time is at or before now are removed from both keys, and one notice
@@ -90,6 +190,13 @@ return removed
  * - channel `members:changed`: a notice after each join, NodeInfo change, leave or expiry,
  *   with the payload `join <id>`, `update <id>`, `leave <id>` or `expire <id>,<id>...`.
  * - channel `node:<nodeId>`: one message per DeliveryBatch, JSON-encoded.
+ * - channel `events`: one message per ClusterEvent, JSON-encoded.
+ * - `presence:expiry`: sorted set of `<user> <device>`, scored by the device's expiry time in
+ *   milliseconds of the Redis clock. No TTL: the sweep removes entries whose score passed.
+ * - `presence:devices:<user>`: hash from device id to its expiry time, changed together with
+ *   `presence:expiry`. It is empty, and so deleted, while the user is offline.
+ * - `presence:seen:<user>`: when the user's last device went away, in milliseconds. No TTL.
+ * - channel `presence:changed`: a JSON array of PresenceChange after each transition.
  *
  * It uses two connections: one for commands and one in subscriber mode. ioredis subscribes
  * again after a reconnect, and the bus then notifies the membership listeners, because
@@ -104,9 +211,28 @@ export class RedisBus implements Bus {
   readonly #membershipChannel: string;
   readonly #nodeChannelPrefix: string;
   readonly #sweepIntervalMs: number;
-  readonly #scripts: { sweep: Script; members: Script; heartbeat: Script; leave: Script };
+  readonly #scripts: {
+    sweep: Script;
+    members: Script;
+    heartbeat: Script;
+    leave: Script;
+    presenceRefresh: Script;
+    presenceRemove: Script;
+    presenceSweep: Script;
+    presenceRead: Script;
+  };
   readonly #listeners = new Set<() => void>();
   readonly #nodeHandlers = new Map<string, Set<(batch: DeliveryBatch) => void>>();
+  readonly #eventChannel: string;
+  readonly #eventHandlers = new Set<(event: ClusterEvent) => void>();
+  readonly #presencePrefix: string;
+  readonly #presenceExpiryKey: string;
+  readonly #presenceChannel: string;
+  readonly #presenceSweepIntervalMs: number;
+  readonly #presenceListeners = new Set<(changes: PresenceChange[]) => void>();
+  #presenceSweeper: NodeJS.Timeout | undefined;
+  #presenceSweeping = false;
+  #presenceSweepFailed = false;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping = false;
   #sweepFailed = false;
@@ -120,6 +246,13 @@ export class RedisBus implements Bus {
     if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs < 1) {
       throw new ConfigError('sweepIntervalMs', `must be a positive integer, got ${sweepIntervalMs}`);
     }
+    const presenceSweepIntervalMs = options.presenceSweepIntervalMs ?? DEFAULT_REDIS_SWEEP_INTERVAL_MS;
+    if (!Number.isInteger(presenceSweepIntervalMs) || presenceSweepIntervalMs < 1) {
+      throw new ConfigError(
+        'presenceSweepIntervalMs',
+        `must be a positive integer, got ${presenceSweepIntervalMs}`,
+      );
+    }
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
 
     const commands = await connectRedis(options, name, logger);
@@ -131,7 +264,7 @@ export class RedisBus implements Bus {
       throw err;
     }
 
-    const bus = new RedisBus(commands, subscriber, logger, prefix, sweepIntervalMs);
+    const bus = new RedisBus(commands, subscriber, logger, prefix, sweepIntervalMs, presenceSweepIntervalMs);
     try {
       await callRedis('subscribe to membership notices', () => subscriber.subscribe(bus.#membershipChannel));
     } catch (err) {
@@ -147,6 +280,7 @@ export class RedisBus implements Bus {
     logger: Logger,
     prefix: string,
     sweepIntervalMs: number,
+    presenceSweepIntervalMs: number,
   ) {
     this.#commands = commands;
     this.#subscriber = subscriber;
@@ -155,11 +289,20 @@ export class RedisBus implements Bus {
     this.#membershipChannel = `${prefix}members:changed`;
     this.#nodeChannelPrefix = `${prefix}node:`;
     this.#sweepIntervalMs = sweepIntervalMs;
+    this.#eventChannel = `${prefix}events`;
+    this.#presencePrefix = `${prefix}presence:`;
+    this.#presenceExpiryKey = `${prefix}presence:expiry`;
+    this.#presenceChannel = `${prefix}presence:changed`;
+    this.#presenceSweepIntervalMs = presenceSweepIntervalMs;
     this.#scripts = {
       sweep: defineScript(commands, 'swbMembersSweep', SWEEP_SCRIPT),
       members: defineScript(commands, 'swbMembersRead', MEMBERS_SCRIPT),
       heartbeat: defineScript(commands, 'swbMembersHeartbeat', HEARTBEAT_SCRIPT),
       leave: defineScript(commands, 'swbMembersLeave', LEAVE_SCRIPT),
+      presenceRefresh: defineScript(commands, 'swbPresenceRefresh', PRESENCE_REFRESH_SCRIPT),
+      presenceRemove: defineScript(commands, 'swbPresenceRemove', PRESENCE_REMOVE_SCRIPT),
+      presenceSweep: defineScript(commands, 'swbPresenceSweep', PRESENCE_SWEEP_SCRIPT),
+      presenceRead: defineScript(commands, 'swbPresenceRead', PRESENCE_READ_SCRIPT),
     };
     subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
     // ioredis emits 'ready' on the next tick after it queued the re-subscriptions, so a
@@ -237,12 +380,107 @@ export class RedisBus implements Bus {
     await callRedis('publish a delivery batch', () => this.#commands.publish(channel, JSON.stringify(batch)));
   }
 
+  async publishEvent(event: ClusterEvent): Promise<void> {
+    this.#assertOpen();
+    await callRedis('publish a cluster event', () =>
+      this.#commands.publish(this.#eventChannel, JSON.stringify(event)),
+    );
+  }
+
+  async subscribeEvents(handler: (event: ClusterEvent) => void): Promise<Unsubscribe> {
+    this.#assertOpen();
+    this.#eventHandlers.add(handler);
+    // Subscribed on first use, so a bus that only delivers batches subscribes to no extra channel.
+    if (this.#eventHandlers.size === 1) {
+      await callRedis('subscribe to cluster events', () => this.#subscriber.subscribe(this.#eventChannel));
+    }
+    return async () => {
+      if (!this.#eventHandlers.delete(handler) || this.#eventHandlers.size > 0 || this.#closed) return;
+      await callRedis('unsubscribe from cluster events', () =>
+        this.#subscriber.unsubscribe(this.#eventChannel),
+      );
+    };
+  }
+
+  async refreshPresence(devices: PresenceDevice[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    if (!Number.isInteger(ttlMs) || ttlMs < 1) {
+      throw new RangeError(`presence ttlMs must be a positive integer, got ${ttlMs}`);
+    }
+    for (let start = 0; start < devices.length; start += PRESENCE_CHUNK) {
+      const chunk = devices.slice(start, start + PRESENCE_CHUNK);
+      const keys = [this.#presenceExpiryKey, ...chunk.map((entry) => this.#devicesKey(entry.user))];
+      const args = [
+        this.#presenceChannel,
+        String(ttlMs),
+        ...chunk.flatMap((entry) => [entry.user, entry.device]),
+      ];
+      await callRedis('refresh presence', () => this.#scripts.presenceRefresh(keys, args));
+    }
+  }
+
+  async removePresence(devices: PresenceDevice[]): Promise<void> {
+    this.#assertOpen();
+    for (let start = 0; start < devices.length; start += PRESENCE_CHUNK) {
+      const chunk = devices.slice(start, start + PRESENCE_CHUNK);
+      const keys = [
+        this.#presenceExpiryKey,
+        ...chunk.flatMap((entry) => [this.#devicesKey(entry.user), this.#seenKey(entry.user)]),
+      ];
+      const args = [this.#presenceChannel, ...chunk.flatMap((entry) => [entry.user, entry.device])];
+      await callRedis('remove presence', () => this.#scripts.presenceRemove(keys, args));
+    }
+  }
+
+  async readPresence(users: string[]): Promise<PresenceState[]> {
+    this.#assertOpen();
+    const states: PresenceState[] = [];
+    for (let start = 0; start < users.length; start += PRESENCE_CHUNK) {
+      const chunk = users.slice(start, start + PRESENCE_CHUNK);
+      const keys = chunk.flatMap((user) => [this.#devicesKey(user), this.#seenKey(user)]);
+      const reply = await callRedis('read presence', () => this.#scripts.presenceRead(keys, []));
+      chunk.forEach((user, index) => {
+        const seen = String(reply[2 + index * 2]);
+        states.push({
+          user,
+          online: Number(reply[1 + index * 2]) === 1,
+          lastSeen: seen === '' ? null : Number(seen),
+        });
+      });
+    }
+    return states;
+  }
+
+  onPresenceChange(listener: (changes: PresenceChange[]) => void): () => void {
+    this.#presenceListeners.add(listener);
+    if (this.#presenceListeners.size === 1 && !this.#closed) {
+      this.#subscriber.subscribe(this.#presenceChannel).catch((err: unknown) => {
+        this.#logger.warn({ err }, 'redis presence subscription failed');
+      });
+      this.#presenceSweeper = setInterval(() => void this.#sweepPresence(), this.#presenceSweepIntervalMs);
+      this.#presenceSweeper.unref();
+    }
+    return () => {
+      if (!this.#presenceListeners.delete(listener) || this.#presenceListeners.size > 0) return;
+      clearInterval(this.#presenceSweeper);
+      this.#presenceSweeper = undefined;
+      if (this.#closed) return;
+      this.#subscriber.unsubscribe(this.#presenceChannel).catch((err: unknown) => {
+        this.#logger.warn({ err }, 'redis presence unsubscribe failed');
+      });
+    };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopSweeper();
+    clearInterval(this.#presenceSweeper);
+    this.#presenceSweeper = undefined;
     this.#listeners.clear();
     this.#nodeHandlers.clear();
+    this.#eventHandlers.clear();
+    this.#presenceListeners.clear();
     await Promise.all([closeRedis(this.#subscriber), closeRedis(this.#commands)]);
   }
 
@@ -250,9 +488,46 @@ export class RedisBus implements Bus {
     return `${this.#nodeChannelPrefix}${nodeId}`;
   }
 
+  #devicesKey(user: string): string {
+    return `${this.#presencePrefix}devices:${user}`;
+  }
+
+  #seenKey(user: string): string {
+    return `${this.#presencePrefix}seen:${user}`;
+  }
+
+  /** Expires devices whose TTL passed, a chunk per call, until a call finds fewer than a chunk. */
+  async #sweepPresence(): Promise<void> {
+    if (this.#presenceSweeping || this.#closed) return;
+    this.#presenceSweeping = true;
+    try {
+      const args = [this.#presenceChannel, this.#presencePrefix, String(PRESENCE_CHUNK)];
+      let expired: number;
+      do {
+        const reply = await this.#scripts.presenceSweep([this.#presenceExpiryKey], args);
+        expired = Number(reply[1]);
+      } while (expired >= PRESENCE_CHUNK && !this.#closed);
+      this.#presenceSweepFailed = false;
+    } catch (err) {
+      // Warn once per outage, as the membership sweep does.
+      if (!this.#presenceSweepFailed && !this.#closed) this.#logger.warn({ err }, 'presence sweep failed');
+      this.#presenceSweepFailed = true;
+    } finally {
+      this.#presenceSweeping = false;
+    }
+  }
+
   #onMessage(channel: string, message: string): void {
     if (channel === this.#membershipChannel) {
       this.#notifyMembership();
+      return;
+    }
+    if (channel === this.#eventChannel) {
+      this.#dispatchEvent(message);
+      return;
+    }
+    if (channel === this.#presenceChannel) {
+      this.#dispatchPresence(message);
       return;
     }
     const handlers = this.#nodeHandlers.get(channel);
@@ -271,6 +546,40 @@ export class RedisBus implements Bus {
         handler(batch);
       } catch (err) {
         this.#logger.error({ err, channel, from: batch.from }, 'delivery handler failed');
+      }
+    }
+  }
+
+  #dispatchEvent(message: string): void {
+    let event: ClusterEvent;
+    try {
+      event = JSON.parse(message) as ClusterEvent;
+    } catch (err) {
+      this.#logger.warn({ err }, 'malformed cluster event dropped');
+      return;
+    }
+    for (const handler of [...this.#eventHandlers]) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.#logger.error({ err, kind: event.kind }, 'cluster event handler failed');
+      }
+    }
+  }
+
+  #dispatchPresence(message: string): void {
+    let changes: PresenceChange[];
+    try {
+      changes = JSON.parse(message) as PresenceChange[];
+    } catch (err) {
+      this.#logger.warn({ err }, 'malformed presence change dropped');
+      return;
+    }
+    for (const listener of [...this.#presenceListeners]) {
+      try {
+        listener(changes);
+      } catch (err) {
+        this.#logger.error({ err }, 'presence listener failed');
       }
     }
   }

@@ -9,7 +9,7 @@ const KEY_SEED = 0x2d9e_41c3;
 /** 2^32 divided by the golden ratio: consecutive multiples spread evenly over 32 bits. */
 const GOLDEN = 0x9e37_79b9;
 const TWO_POW_32 = 0x1_0000_0000;
-/** Caps the lookup index at 2^24 buckets (64 MiB), which a ring reaches at 8 million points. */
+/** Caps the lookup index at 2^24 buckets (64 MiB). A ring within MAX_RING_POINTS needs at most 2^23. */
 const MAX_INDEX_BITS = 24;
 /** Position after the last point: no probe is above it, so the successor scan needs no bound check. */
 const SENTINEL = 0xffff_ffff;
@@ -44,7 +44,7 @@ export class CompactRing implements Ring {
   readonly #probes: number;
   /**
    * Pairs of (position, node index into `nodes`) sorted by position, then one SENTINEL pair.
-   * A pair shares a cache line, so the owner of the nearest point costs no extra memory read.
+   * Both halves of a pair share a cache line, so the owner of the nearest point costs no extra read.
    */
   readonly #table: Uint32Array;
   readonly #pointCount: number;
@@ -71,11 +71,6 @@ export class CompactRing implements Ring {
   /** Number of points on the circle, after dropping points that repeat a position. */
   get pointCount(): number {
     return this.#pointCount;
-  }
-
-  /** Bytes held by the typed arrays of this ring. */
-  get tableBytes(): number {
-    return this.#table.byteLength + this.#index.byteLength;
   }
 
   ownerOf(key: string): string | null {
@@ -134,8 +129,8 @@ interface PointTable {
  *
  * A counting sort on the top bits of each position puts the points into buckets and leaves the
  * bucket starts behind as the lookup index. A bucket contains one or two points, so an insertion
- * sort finishes it. Positions are hashed twice (to count, then to place) because hashing costs less
- * than a second array of every point.
+ * sort finishes it. Positions are computed twice (to count, then to place), which saves a
+ * second array of every point.
  */
 function buildPointTable(sorted: readonly RingMember[], pointsPerWeight: number): PointTable {
   const nodeCount = sorted.length;
@@ -154,7 +149,7 @@ function buildPointTable(sorted: readonly RingMember[], pointsPerWeight: number)
   }
 
   // One bucket per one to two points. One bucket per point made the 10,000-node build about a
-  // quarter slower, with no lookup gain we could measure (Xeon with 2 MiB of L2 per core).
+  // quarter slower, with no measurable lookup gain (Xeon with 2 MiB of L2 per core).
   const indexBits = Math.min(MAX_INDEX_BITS, Math.max(1, Math.ceil(Math.log2(Math.max(2, placed))) - 1));
   const shift = 32 - indexBits;
   const bucketCount = 2 ** indexBits;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { mix32, murmur3 } from './murmur3.ts';
 
-// A plain byte-at-a-time MurmurHash3 x86_32 over a byte array, written from the reference
-// algorithm, to check the string version's block fast path and its inline UTF-8 encoder.
+// MurmurHash3 x86_32 over a byte array, kept plain, to check the string version's block fast
+// path and its inline UTF-8 encoder.
 function murmur3OfBytes(bytes: Uint8Array, seed: number): number {
   let h = seed | 0;
   const blockEnd = bytes.length - (bytes.length % 4);

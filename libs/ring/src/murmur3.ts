@@ -92,8 +92,8 @@ export function murmur3(text: string, seed: number): number {
 }
 
 /**
- * Applies the MurmurHash3 finalizer (fmix32): a bijection of 32-bit integers in which every
- * input bit flips each output bit with probability close to 1/2. Returns an unsigned value.
+ * Applies the MurmurHash3 finalizer (fmix32), a bijection of 32-bit integers that spreads every
+ * input bit over the whole output. Returns an unsigned value.
  */
 export function mix32(value: number): number {
   let h = value | 0;

@@ -256,7 +256,7 @@ describe('compact ring', () => {
       4,
       3,
     ],
-  ])('finds the nearest point as a brute-force search does: %s', (_case, members, vnodes, probes) => {
+  ])('matches a brute-force search: %s', (_case, members, vnodes, probes) => {
     const ring = buildRing(members, { vnodes, probes });
     const mismatches: string[] = [];
     for (const key of makeUserIds(2000)) {
@@ -266,7 +266,7 @@ describe('compact ring', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it('drops a shared position from the node whose id sorts last', () => {
+  it('drops repeated positions of later ids', () => {
     const members = makeMembers(1000).sort((a, b) => (a.id < b.id ? -1 : 1));
     const vnodes = 1000;
     // 1 million points on 2^32 positions share about 116 positions, by the birthday bound.
@@ -284,7 +284,7 @@ describe('compact ring', () => {
     expect(ring.pointCount).toBe(members.length * vnodes - shared);
   });
 
-  it('pins owners so every process and release agrees', () => {
+  it('pins owners of fixed user ids', () => {
     // Any change to the hash, the seeds or the search moves these users. Such a change moves
     // almost every user of a running cluster, so it needs a migration plan, not a new pin.
     const ring = buildRing(makeMembers(5));
@@ -336,7 +336,7 @@ describe('compact ring at 1,000 nodes over 1M users', () => {
     expect(max / mean).toBeLessThanOrEqual(1.15);
   });
 
-  it('moves at most 1.1/(N+1) of users on join, all to the new node', () => {
+  it('join moves at most 1.1/(N+1), all to it', () => {
     const joined = members[nodeCount]!.id;
     const after = ownersOf(buildRing(members), userIds);
 
@@ -354,7 +354,7 @@ describe('compact ring at 1,000 nodes over 1M users', () => {
     expect(moved / ideal).toBeLessThanOrEqual(1.1);
   });
 
-  it('moves at most 1.1/N of users on leave, only from the leaving node', () => {
+  it('leave moves at most 1.1/N, only its users', () => {
     const removed = members[499]!.id;
     const after = ownersOf(buildRing(members.slice(0, nodeCount).filter((m) => m.id !== removed)), userIds);
 

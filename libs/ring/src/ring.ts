@@ -19,9 +19,9 @@ export interface RingMember {
 export type RingAlgorithm = 'compact' | 'hashring';
 
 /**
- * Ring settings. Every process of a cluster must use the same algorithm, vnodes and probes:
- * the version covers the membership only, so processes with different settings would agree on
- * the version but not on the owners.
+ * Ring settings. Every process of a cluster must use the same algorithm, vnodes and probes,
+ * because the version covers the membership only. Processes with different settings would agree
+ * on the version but not on the owners.
  */
 export interface RingOptions {
   /** Placement algorithm, `compact` by default. */
@@ -49,18 +49,23 @@ export interface Ring {
   ownerOf(key: string): string | null;
 }
 
-// `compact` is the default because it meets every target at 10,000 equal nodes and hashring
-// meets none. Measured by loadtests/ring-simulation.ts (table in docs/capacity.md): rebuild
-// 2 s and 390 MB for hashring, and max over mean users per node 1.4 against 1.10 for compact.
+// `compact` is the default because at 10,000 equal nodes it meets the rebuild, memory, lookup
+// and balance targets that hashring misses: about 50 ms against 2.5 s per rebuild, 0.6 us
+// against 6 us per lookup, and max over mean users per node near 1.08 against 1.45. Measured
+// by loadtests/ring-simulation.ts (tables in docs/capacity.md). hashring stays available for a
+// cluster that must keep its current placement, because switching moves almost every user.
 export const DEFAULT_ALGORITHM: RingAlgorithm = 'compact';
 /** Default `vnodes` of the `hashring` algorithm. */
 export const DEFAULT_VNODES = 40;
 /**
- * Default `vnodes` of the `compact` algorithm. With DEFAULT_PROBES it keeps a node's share of
- * users within about 1.8% (one standard deviation) of the mean.
+ * Default `vnodes` of the `compact` algorithm. With DEFAULT_PROBES the ring's own spread of
+ * users per node is about 1.8% of the mean (one standard deviation, 1 / sqrt(4 * 80 * 10)).
  */
 export const DEFAULT_COMPACT_VNODES = 80;
-/** Default `probes` of the `compact` algorithm: each probe costs about 40 to 60 ns per lookup. */
+/**
+ * Default `probes` of the `compact` algorithm. Each probe adds an index read and one or two
+ * point reads to a lookup, so probes trade lookup time for fewer points per node.
+ */
 export const DEFAULT_PROBES = 10;
 /** Upper bound of the `vnodes` option, so a typo cannot allocate millions of ring points. */
 export const MAX_VNODES = 1000;

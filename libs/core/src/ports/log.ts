@@ -1,4 +1,4 @@
-import type { ReceiptKind } from '@switchboard/protocol';
+import type { GroupEvent, ReceiptKind } from '@switchboard/protocol';
 
 /** A member's sync stream position assigned to one record. */
 export interface StreamTarget {
@@ -18,6 +18,10 @@ export interface MessageRecord {
   /** Accept time in milliseconds since the epoch. */
   ts: number;
   targets: StreamTarget[];
+  /** The group change that this system message records; its body is empty. */
+  event?: GroupEvent;
+  /** A user who blocked the sender of this one-to-one message and must never see it. */
+  hiddenFrom?: string;
 }
 
 /** A delivered or read watermark that moved forward. */
@@ -39,17 +43,18 @@ export interface LogConsumer {
 }
 
 /**
- * The durable, ordered log of accepted records.
+ * The durable, ordered log of accepted records, or of other records such as push jobs
+ * (`DurableLog<PushJob>`), each kind in a log of its own.
  *
  * Records of one conversation keep their append order. A consumer sees every record at
  * least once: its offsets are committed only after its handler resolves, so a crash
  * replays the uncommitted tail and consumers key records by (conversation, sequence number).
  */
-export interface DurableLog {
+export interface DurableLog<R = LogRecord> {
   /** Appends records; resolves only when they are durable. Rejects without partial effect per record. */
-  append(records: LogRecord[]): Promise<void>;
+  append(records: R[]): Promise<void>;
   /** Starts a consumer in `group` that receives batches in order and commits after each one. */
-  consume(group: string, handler: (records: LogRecord[]) => Promise<void>): Promise<LogConsumer>;
+  consume(group: string, handler: (records: R[]) => Promise<void>): Promise<LogConsumer>;
   /**
    * Waits until `group` has committed everything appended before this call.
    *

@@ -1,4 +1,4 @@
-import type { ConversationKind, ReceiptKind } from '@switchboard/protocol';
+import type { ConversationKind, GroupEvent, GroupKind, ReceiptKind } from '@switchboard/protocol';
 import type { LogRecord } from './log.ts';
 
 export interface UserRecord {
@@ -19,6 +19,10 @@ export interface StoredMessage {
   id: string;
   body: string;
   ts: number;
+  /** The group change that this system message records. */
+  event?: GroupEvent;
+  /** A user who blocked the sender of this one-to-one message and must never see it. */
+  hiddenFrom?: string;
 }
 
 export interface StoredReceipt {
@@ -57,6 +61,8 @@ export interface ConversationSummary {
   /** Messages from other members after the caller's read watermark. */
   unread: number;
   memberStates: MemberState[];
+  /** Name and kind of a group; absent for one-to-one conversations. */
+  group?: { name: string; kind: GroupKind };
 }
 
 /** Query for one page of history; exactly one of `beforeSeq` and `afterSeq` may be set. */
@@ -66,6 +72,45 @@ export interface HistoryQuery {
   /** Return messages with a sequence number above this, oldest first. */
   afterSeq?: number;
   limit: number;
+}
+
+/** Roles in a group: admins change the group and, in a channel, are the only ones who post. */
+export type GroupRole = 'admin' | 'member';
+
+/** A group's own data; its conversation id is `conv`, `g.<group id>`. */
+export interface GroupRecord {
+  conv: string;
+  kind: GroupKind;
+  name: string;
+  createdBy: string;
+  createdAt: number;
+  /**
+   * Token that changes with every membership write, so a cached member list can tell by one
+   * read whether it is still current.
+   */
+  version: string;
+}
+
+/**
+ * One user's membership of a group, past or present.
+ *
+ * A member reads messages from `joinedSeq` on, and a former member those from `joinedSeq` to
+ * `leftSeq`. Adding and removing take the event's sequence number only after the member row
+ * changed, so the row first records the change as in flight.
+ */
+export interface GroupMember {
+  user: string;
+  role: GroupRole;
+  /**
+   * Sequence number of the event that added the user, 0 for the founding members, or null
+   * while the addition is in flight (the user reads and receives nothing yet).
+   */
+  joinedSeq: number | null;
+  /**
+   * Null while the user is a member. For a former member, the sequence number of the event
+   * that removed them, or 0 while that removal is in flight.
+   */
+  leftSeq: number | null;
 }
 
 /**
@@ -107,5 +152,35 @@ export interface Store {
   maxSeq(conv: string): Promise<number>;
   /** Highest stored stream position of a user, 0 when none (counter re-seeding). */
   maxStreamPos(user: string): Promise<number>;
+
+  /**
+   * Creates a group: its conversation (kind `group`), its record and its member rows.
+   * Throws a ConflictError with SWB_ERR_ID_CONFLICT when the conversation exists.
+   */
+  createGroup(group: GroupRecord, members: GroupMember[]): Promise<void>;
+  getGroup(conv: string): Promise<GroupRecord | null>;
+  /** Changes the name of an existing group. */
+  renameGroup(conv: string, name: string): Promise<void>;
+  /**
+   * Writes member rows, replacing those of the same users, and sets the group's version.
+   *
+   * `getConversation` then lists as members the users whose row has `leftSeq` null and
+   * `joinedSeq` set, and `listConversations` shows the group to them only.
+   */
+  saveGroupMembers(conv: string, members: GroupMember[], version: string): Promise<void>;
+  /** Returns every member row of a group, former members included, ordered by user id. */
+  listGroupMembers(conv: string): Promise<GroupMember[]>;
+  getGroupMember(conv: string, user: string): Promise<GroupMember | null>;
+
+  /** Records that `blocker` blocks `blocked`; blocking twice changes nothing. */
+  blockUser(blocker: string, blocked: string, now: number): Promise<void>;
+  /** Removes the block, if any. */
+  unblockUser(blocker: string, blocked: string): Promise<void>;
+  /** Lists the users that `blocker` blocks, by id. */
+  listBlocked(blocker: string): Promise<string[]>;
+  /** Lists the users who block `blocked`, by id. */
+  listBlockers(blocked: string): Promise<string[]>;
+  /** Returns whether `blocker` blocks `blocked`; a point read for the message path. */
+  isBlocked(blocker: string, blocked: string): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Bus, DeliveryBatch, NodeInfo } from '../ports/index.ts';
+import type { Bus, ClusterEvent, DeliveryBatch, NodeInfo, PresenceChange } from '../ports/index.ts';
 import { uniqueId, waitFor } from './wait-for.ts';
 
 export interface BusFixture {
@@ -178,6 +178,126 @@ export function runBusContract(name: string, open: () => Promise<BusFixture>): v
 
       await waitFor(() => kept.length === 1, 'the batch to reach the remaining subscriber');
       expect(removed).toEqual([]);
+    });
+
+    describe('events', () => {
+      it('delivers an event to every subscriber, the publisher included', async () => {
+        const conv = `g.${uniqueId('group')}`;
+        const mine: ClusterEvent[] = [];
+        const theirs: ClusterEvent[] = [];
+        await bus.subscribeEvents((event) => mine.push(event));
+        await peer.subscribeEvents((event) => theirs.push(event));
+        const event: ClusterEvent = { kind: 'conversation-changed', conv };
+
+        await bus.publishEvent(event);
+
+        const isOurs = (received: ClusterEvent) => received.kind === event.kind && received.conv === conv;
+        await waitFor(() => mine.some(isOurs) && theirs.some(isOurs), 'the event in both subscribers');
+        expect(mine.filter(isOurs)).toEqual([event]);
+        expect(theirs.filter(isOurs)).toEqual([event]);
+      });
+
+      it('stops delivering events after unsubscribe', async () => {
+        const conv = `g.${uniqueId('group')}`;
+        const removed: ClusterEvent[] = [];
+        const kept: ClusterEvent[] = [];
+        const unsubscribe = await peer.subscribeEvents((event) => removed.push(event));
+        await peer.subscribeEvents((event) => kept.push(event));
+        await unsubscribe();
+
+        await bus.publishEvent({ kind: 'channel-advanced', conv, seq: 7 });
+
+        await waitFor(() => kept.some((event) => event.kind === 'channel-advanced'), 'the kept subscriber');
+        expect(removed).toEqual([]);
+      });
+    });
+
+    describe('presence', () => {
+      const changesOf = (changes: PresenceChange[], user: string) =>
+        changes.filter((change) => change.user === user).map((change) => change.online);
+
+      it('shows a user online while any device is live', async () => {
+        const user = uniqueId('user');
+        await bus.refreshPresence(
+          [
+            { user, device: 'phone' },
+            { user, device: 'laptop' },
+          ],
+          10_000,
+        );
+        const [online] = await peer.readPresence([user]);
+
+        await bus.removePresence([{ user, device: 'phone' }]);
+        const [oneLeft] = await peer.readPresence([user]);
+        const before = Date.now();
+        await bus.removePresence([{ user, device: 'laptop' }]);
+        const [offline] = await peer.readPresence([user]);
+
+        expect(online).toEqual({ user, online: true, lastSeen: null });
+        expect(oneLeft?.online).toBe(true);
+        expect(offline?.online).toBe(false);
+        // The bus clock may differ from this process's clock by a little.
+        expect(offline?.lastSeen).toBeGreaterThan(before - 2_000);
+      });
+
+      it('reads an unknown user as offline without a last seen time', async () => {
+        const user = uniqueId('nobody');
+        expect(await peer.readPresence([user])).toEqual([{ user, online: false, lastSeen: null }]);
+      });
+
+      it('announces each transition once to listeners elsewhere', async () => {
+        const user = uniqueId('user');
+        const changes: PresenceChange[] = [];
+        const remove = peer.onPresenceChange((batch) => changes.push(...batch));
+        try {
+          // A listener's subscription may take a moment to reach a networked bus.
+          await sleep(200);
+          await bus.refreshPresence([{ user, device: 'phone' }], 10_000);
+          await bus.refreshPresence([{ user, device: 'phone' }], 10_000);
+          await bus.refreshPresence([{ user, device: 'laptop' }], 10_000);
+          await waitFor(() => changesOf(changes, user).length >= 1, 'the online change');
+          await bus.removePresence([{ user, device: 'phone' }]);
+          await bus.removePresence([{ user, device: 'laptop' }]);
+          await waitFor(() => changesOf(changes, user).length >= 2, 'the offline change');
+          await sleep(200);
+
+          expect(changesOf(changes, user)).toEqual([true, false]);
+        } finally {
+          remove();
+        }
+      });
+
+      it('takes a user offline when their device stops refreshing', async () => {
+        const user = uniqueId('user');
+        const changes: PresenceChange[] = [];
+        const remove = peer.onPresenceChange((batch) => changes.push(...batch));
+        try {
+          await sleep(200);
+          await bus.refreshPresence([{ user, device: 'phone' }], 300);
+          expect((await peer.readPresence([user]))[0]?.online).toBe(true);
+
+          await waitFor(() => changesOf(changes, user).includes(false), 'the expiry to be announced');
+          const [state] = await peer.readPresence([user]);
+          expect(state?.online).toBe(false);
+          expect(state?.lastSeen).not.toBeNull();
+        } finally {
+          remove();
+        }
+      });
+
+      it('reads several users in the order given', async () => {
+        const online = uniqueId('online');
+        const offline = uniqueId('offline');
+        await bus.refreshPresence([{ user: online, device: 'd1' }], 10_000);
+
+        const states = await peer.readPresence([offline, online]);
+
+        expect(states.map((state) => [state.user, state.online])).toEqual([
+          [offline, false],
+          [online, true],
+        ]);
+        await bus.removePresence([{ user: online, device: 'd1' }]);
+      });
     });
   });
 }

@@ -6,3 +6,5 @@ export { runStoreContract, type StoreFixture } from './store-contract.ts';
 export { runSequencerContract } from './sequencer-contract.ts';
 export { buildMessage, buildReceipt } from './test-records.ts';
 export { uniqueId, waitFor } from './wait-for.ts';
+export { runEntry, type EntryOutcome } from './run-entry.ts';
+export { runPushRegistryContract, type PushRegistryFixture } from './push-registry-contract.ts';

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, buildDirectConversationId } from '@switchboard/protocol';
 import { ConflictError } from '../errors.ts';
-import type { LogRecord, Sequencer, Store, StoredMessage, UserRecord } from '../ports/index.ts';
+import type {
+  GroupMember,
+  GroupRecord,
+  LogRecord,
+  Sequencer,
+  Store,
+  StoredMessage,
+  UserRecord,
+} from '../ports/index.ts';
 import { buildMessage, buildReceipt } from './test-records.ts';
 import { uniqueId } from './wait-for.ts';
 
@@ -24,7 +32,7 @@ function buildUser(id: string, username = id): UserRecord {
 
 function toStored(record: LogRecord): StoredMessage {
   if (record.kind !== 'message') throw new Error('expected a message record');
-  return {
+  const message: StoredMessage = {
     conv: record.conv,
     seq: record.seq,
     from: record.from,
@@ -32,6 +40,17 @@ function toStored(record: LogRecord): StoredMessage {
     body: record.body,
     ts: record.ts,
   };
+  if (record.event !== undefined) message.event = record.event;
+  if (record.hiddenFrom !== undefined) message.hiddenFrom = record.hiddenFrom;
+  return message;
+}
+
+function buildGroup(conv: string, createdBy: string, version = 'v1'): GroupRecord {
+  return { conv, kind: 'group', name: 'Team', createdBy, createdAt: 1_000, version };
+}
+
+function buildMember(user: string, overrides: Partial<GroupMember> = {}): GroupMember {
+  return { user, role: 'member', joinedSeq: 0, leftSeq: null, ...overrides };
 }
 
 function seqs(messages: StoredMessage[]): number[] {
@@ -371,6 +390,168 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
 
         expect(seqs(await store.messagesInRange(conv, 5, 8))).toEqual([5, 6, 8]);
         expect(await store.messagesInRange(conv, 20, 30)).toEqual([]);
+      });
+    });
+
+    describe('groups', () => {
+      let group: string;
+
+      beforeEach(() => {
+        group = `g.${uniqueId('group')}`;
+      });
+
+      it('creates a group with its members and roles', async () => {
+        await store.createGroup(buildGroup(group, alice), [
+          buildMember(alice, { role: 'admin' }),
+          buildMember(bob),
+        ]);
+
+        const record = await store.getGroup(group);
+        const conversation = await store.getConversation(group);
+        const members = await store.listGroupMembers(group);
+
+        expect(record).toEqual(buildGroup(group, alice));
+        expect(conversation?.kind).toBe('group');
+        expect(conversation?.members.slice().sort()).toEqual([alice, bob].sort());
+        expect(members.map((member) => member.user)).toEqual([alice, bob].sort());
+        expect(await store.getGroupMember(group, alice)).toEqual(buildMember(alice, { role: 'admin' }));
+      });
+
+      it('rejects a second group with the same id', async () => {
+        await store.createGroup(buildGroup(group, alice), [buildMember(alice, { role: 'admin' })]);
+
+        const again = store.createGroup(buildGroup(group, bob), [buildMember(bob, { role: 'admin' })]);
+
+        await expect(again).rejects.toMatchObject({ code: ErrorCode.IdConflict });
+        expect((await store.getGroup(group))?.createdBy).toBe(alice);
+        expect(await store.getGroupMember(group, bob)).toBeNull();
+      });
+
+      it('returns null for an unknown group or member', async () => {
+        expect(await store.getGroup(`g.${uniqueId('group')}`)).toBeNull();
+        expect(await store.getGroupMember(`g.${uniqueId('group')}`, alice)).toBeNull();
+      });
+
+      it('renames a group', async () => {
+        await store.createGroup(buildGroup(group, alice), [buildMember(alice, { role: 'admin' })]);
+
+        await store.renameGroup(group, 'Renamed');
+
+        expect((await store.getGroup(group))?.name).toBe('Renamed');
+      });
+
+      it('lists as members only those not joining or gone', async () => {
+        await store.createGroup(buildGroup(group, alice), [
+          buildMember(alice, { role: 'admin' }),
+          buildMember(bob),
+        ]);
+
+        await store.saveGroupMembers(
+          group,
+          [buildMember(carol, { joinedSeq: null }), buildMember(bob, { leftSeq: 0 })],
+          'v2',
+        );
+        const during = await store.getConversation(group);
+        await store.saveGroupMembers(
+          group,
+          [buildMember(carol, { joinedSeq: 4 }), buildMember(bob, { leftSeq: 3 })],
+          'v3',
+        );
+        const after = await store.getConversation(group);
+
+        expect(during?.members).toEqual([alice]);
+        expect(after?.members.slice().sort()).toEqual([alice, carol].sort());
+        expect((await store.getGroup(group))?.version).toBe('v3');
+        expect(await store.getGroupMember(group, bob)).toEqual(buildMember(bob, { leftSeq: 3 }));
+        expect(await store.getGroupMember(group, carol)).toEqual(buildMember(carol, { joinedSeq: 4 }));
+        expect(await store.listGroupMembers(group)).toHaveLength(3);
+      });
+
+      it('lists a group only for its current members', async () => {
+        await store.createGroup(buildGroup(group, alice), [
+          buildMember(alice, { role: 'admin' }),
+          buildMember(bob),
+        ]);
+
+        const ofBob = (await store.listConversations(bob)).map((summary) => summary.id);
+        await store.saveGroupMembers(group, [buildMember(bob, { leftSeq: 2 })], 'v2');
+        const ofBobAfter = (await store.listConversations(bob)).map((summary) => summary.id);
+        const ofAlice = await store.listConversations(alice);
+
+        expect(ofBob).toEqual([group]);
+        expect(ofBobAfter).toEqual([]);
+        expect(ofAlice.map((summary) => summary.id)).toEqual([group]);
+        expect(ofAlice[0]?.group).toEqual({ name: 'Team', kind: 'group' });
+        expect(ofAlice[0]?.members).toEqual([alice]);
+      });
+
+      it('gives a former member back their place when added again', async () => {
+        await store.createGroup(buildGroup(group, alice), [buildMember(alice, { role: 'admin' })]);
+        await store.saveGroupMembers(group, [buildMember(bob, { joinedSeq: 2, leftSeq: 5 })], 'v2');
+
+        await store.saveGroupMembers(group, [buildMember(bob, { joinedSeq: 9, role: 'admin' })], 'v3');
+
+        expect(await store.getGroupMember(group, bob)).toEqual(
+          buildMember(bob, { joinedSeq: 9, role: 'admin' }),
+        );
+        expect((await store.getConversation(group))?.members.slice().sort()).toEqual([alice, bob].sort());
+      });
+
+      it('keeps the group change of a system message', async () => {
+        await store.createGroup(buildGroup(group, alice), [buildMember(alice, { role: 'admin' })]);
+        const event = buildMessage(group, 1, alice, [{ user: alice, pos: 1 }], {
+          body: '',
+          event: { action: 'created', users: [alice], name: 'Team', groupKind: 'group' },
+        });
+
+        await store.applyRecords([event]);
+
+        expect(await store.messagesInRange(group, 1, 1)).toEqual([toStored(event)]);
+        expect(await store.readStream(alice, 0, 10)).toEqual([
+          { pos: 1, kind: 'message', message: toStored(event) },
+        ]);
+        expect((await store.listConversations(alice))[0]?.lastMessage).toEqual(toStored(event));
+      });
+    });
+
+    describe('blocks', () => {
+      it('lists blocks from both sides', async () => {
+        await store.blockUser(alice, bob, 1_000);
+        await store.blockUser(alice, carol, 1_000);
+        await store.blockUser(carol, bob, 1_000);
+        await store.blockUser(alice, bob, 2_000);
+
+        expect(await store.listBlocked(alice)).toEqual([bob, carol].sort());
+        expect(await store.listBlockers(bob)).toEqual([alice, carol].sort());
+        expect(await store.listBlocked(bob)).toEqual([]);
+        expect(await store.isBlocked(alice, bob)).toBe(true);
+        expect(await store.isBlocked(bob, alice)).toBe(false);
+      });
+
+      it('removes a block on unblock', async () => {
+        await store.blockUser(alice, bob, 1_000);
+
+        await store.unblockUser(alice, bob);
+        await store.unblockUser(alice, bob);
+
+        expect(await store.listBlocked(alice)).toEqual([]);
+        expect(await store.listBlockers(bob)).toEqual([]);
+        expect(await store.isBlocked(alice, bob)).toBe(false);
+      });
+
+      it('hides a message from its blocker in the conversation list', async () => {
+        await store.ensureDirectConversation(conv, [alice, bob], 1_000);
+        const visible = buildMessage(conv, 1, bob);
+        const hidden = buildMessage(conv, 2, bob, [{ user: bob, pos: 1 }], { hiddenFrom: alice });
+
+        await store.applyRecords([visible, hidden]);
+        const forAlice = (await store.listConversations(alice))[0];
+        const forBob = (await store.listConversations(bob))[0];
+
+        expect(forAlice?.lastMessage).toEqual(toStored(visible));
+        expect(forAlice?.unread).toBe(1);
+        expect(forBob?.lastMessage).toEqual(toStored(hidden));
+        expect(await store.messagesInRange(conv, 2, 2)).toEqual([toStored(hidden)]);
       });
     });
   });

@@ -1,0 +1,1 @@
+export { parseExposition, sumSamples, type MetricFamily, type Sample } from './exposition.ts';
