@@ -1,8 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import {
   ConfigError,
+  createLogger,
+  generateRequestId,
   registerErrorHandler,
+  type Bus,
+  type GroupService,
   type Logger,
+  type PushRegistry,
   type Store,
   type TokenIssuer,
 } from '@switchboard/core';
@@ -10,8 +15,11 @@ import type { ApiContext } from './api-context.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import { buildAuthenticateHook } from './authenticate.ts';
+import { registerBlockRoutes } from './block-routes.ts';
+import { registerGroupRoutes } from './group-routes.ts';
 import { registerConversationRoutes } from './conversation-routes.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
+import { registerPushRoutes, type PushRoutesConfig } from './push-routes.ts';
 import { buildValidatorCompiler } from './request-validation.ts';
 import { API_BODY_LIMIT_BYTES } from './schemas.ts';
 import { registerUserRoutes } from './user-routes.ts';
@@ -35,6 +43,14 @@ export interface ApiRoutesOptions {
    * the conversation list include every acknowledged message. Reads go ahead without it.
    */
   awaitPersisted?: () => Promise<unknown>;
+  /** Group changes; the /v1/groups routes are served only when it is set. */
+  groups?: GroupService;
+  /** The bus, to tell chat nodes of block changes; without it a change waits for their 60 s cache. */
+  bus?: Bus;
+  /** Logger of failures the routes handle themselves; silent by default. */
+  logger?: Logger;
+  /** Push subscriptions and settings; the /v1/push routes are served only when it is set. */
+  push?: { registry: PushRegistry; config: PushRoutesConfig };
 }
 
 export interface BuildApiOptions extends ApiRoutesOptions {
@@ -92,6 +108,21 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     registerUserRoutes(authenticated, context);
     registerConversationRoutes(authenticated, context);
     registerHistoryRoutes(authenticated, context);
+    if (options.groups !== undefined) registerGroupRoutes(authenticated, options.groups);
+    registerBlockRoutes(authenticated, {
+      store: options.store,
+      bus: options.bus,
+      logger: options.logger ?? createLogger('api', { level: 'silent' }),
+      now: context.now,
+    });
+    if (options.push !== undefined) {
+      registerPushRoutes(authenticated, {
+        registry: options.push.registry,
+        store: options.store,
+        config: options.push.config,
+        now: context.now,
+      });
+    }
   });
 };
 
@@ -99,9 +130,9 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 export function buildApi(options: BuildApiOptions): FastifyInstance {
   const { logger, ...routeOptions } = options;
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, bodyLimit: API_BODY_LIMIT_BYTES });
+  const app = Fastify({ loggerInstance, bodyLimit: API_BODY_LIMIT_BYTES, genReqId: generateRequestId });
 
   registerErrorHandler(app);
-  void app.register(apiRoutes, routeOptions);
+  void app.register(apiRoutes, { ...routeOptions, logger });
   return app;
 }

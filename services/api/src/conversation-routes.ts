@@ -61,6 +61,16 @@ const LIST_SCHEMA = {
                 type: 'integer',
                 description: "Messages from other members after the caller's read watermark.",
               },
+              group: {
+                type: 'object',
+                description: 'Name and kind of a group; absent for one-to-one conversations.',
+                required: ['name', 'kind'],
+                additionalProperties: false,
+                properties: {
+                  name: { type: 'string' },
+                  kind: { type: 'string', enum: ['group', 'channel'] },
+                },
+              },
             },
           },
         },
@@ -164,5 +174,6 @@ function toConversationView(summary: ConversationSummary, users: Map<string, Use
     members,
     lastMessage: summary.lastMessage,
     unread: summary.unread,
+    ...(summary.group === undefined ? {} : { group: summary.group }),
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode } from '@switchboard/protocol';
-import { InvalidRequestError, NotFoundError, type HistoryQuery } from '@switchboard/core';
+import { conversationKind, ErrorCode } from '@switchboard/protocol';
+import { InvalidRequestError, NotFoundError, readableRange, type HistoryQuery } from '@switchboard/core';
 import type { ApiContext } from './api-context.ts';
 import { callerId } from './authenticate.ts';
 import { decodeCursor, encodeCursor, MAX_CURSOR_LENGTH, type HistoryDirection } from './cursor.ts';
@@ -107,29 +107,54 @@ export function registerHistoryRoutes(app: FastifyInstance, context: ApiContext)
         afterPosition = cursor.seq;
       }
 
-      const conversation = await store.getConversation(conv);
-      if (conversation === null) {
-        throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation "${conv}" does not exist`);
-      }
-      if (!conversation.members.includes(callerId(request))) {
+      const caller = callerId(request);
+      const readable = await readableSeqs(context, conv, caller);
+      if (readable === null) {
         // The same answer as for a missing conversation, so probing ids reveals nobody's chats.
         throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation "${conv}" does not exist`);
       }
 
       // One extra row shows whether another page follows, so the last page already returns
-      // a null cursor instead of sending the client for an empty one.
+      // a null cursor instead of sending the client for an empty one. Pages start inside the
+      // caller's readable range: a group member reads from the event that added them, and a
+      // former member up to the event that removed them.
       const query: HistoryQuery =
         direction === 'older'
-          ? { beforeSeq: afterPosition ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 }
-          : { afterSeq: afterPosition ?? 0, limit: limit + 1 };
+          ? {
+              beforeSeq: Math.min(afterPosition ?? Number.MAX_SAFE_INTEGER, readable.to + 1),
+              limit: limit + 1,
+            }
+          : { afterSeq: Math.max(afterPosition ?? 0, readable.from - 1), limit: limit + 1 };
       await context.awaitPersisted();
       const rows = await store.history(conv, query);
-      const messages = rows.slice(0, limit);
-      const last = messages.at(-1);
+      const inRange = rows.filter((row) => row.seq >= readable.from && row.seq <= readable.to);
+      const page = inRange.slice(0, limit);
+      const last = page.at(-1);
       const nextCursor =
-        rows.length > limit && last !== undefined ? encodeCursor({ conv, seq: last.seq, direction }) : null;
+        inRange.length > limit && last !== undefined
+          ? encodeCursor({ conv, seq: last.seq, direction })
+          : null;
+      // A message hidden from the caller leaves a hole in the page rather than a shorter cursor.
+      const messages = page.filter((message) => message.hiddenFrom !== caller);
 
       return { messages, nextCursor };
     },
   );
+}
+
+/**
+ * Returns the sequence numbers `user` may read in `conv`, or null when the conversation does
+ * not exist or the user is not allowed to read it.
+ */
+async function readableSeqs(
+  context: ApiContext,
+  conv: string,
+  user: string,
+): Promise<{ from: number; to: number } | null> {
+  if (conversationKind(conv) === 'group') {
+    return readableRange(await context.store.getGroupMember(conv, user));
+  }
+  const conversation = await context.store.getConversation(conv);
+  if (conversation === null || !conversation.members.includes(user)) return null;
+  return { from: 1, to: Number.MAX_SAFE_INTEGER };
 }

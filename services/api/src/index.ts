@@ -17,3 +17,10 @@ export {
 export { HISTORY_PAGE_DEFAULT } from './history-routes.ts';
 export { API_BODY_LIMIT_BYTES } from './schemas.ts';
 export type { PublicUser } from './user-records.ts';
+export { readPushRoutesConfig } from './config.ts';
+export {
+  DEFAULT_MAX_MUTED_CONVERSATIONS,
+  DEFAULT_MAX_PUSH_SUBSCRIPTIONS,
+  registerPushRoutes,
+  type PushRoutesConfig,
+} from './push-routes.ts';

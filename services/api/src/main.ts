@@ -1,34 +1,84 @@
-import { readHost, readInt, readPort, runService, TokenIssuer } from '@switchboard/core';
-import { connectLog, connectStore, readClusterConfig, readTokenSecret } from '@switchboard/cluster';
+import {
+  DependencyProbe,
+  GroupService,
+  READINESS_PROBE_CONVERSATION,
+  Readiness,
+  readLargeGroupThreshold,
+  runService,
+  TokenIssuer,
+} from '@switchboard/core';
+import { connectBus, connectLog, connectSequencer, connectStore } from '@switchboard/cluster';
+import { registerHttpOperations, startOperationsServer, SwitchboardMetrics } from '@switchboard/metrics';
 import { buildApi } from './api.ts';
-
-/** Consumer group of the persister, whose progress history reads wait for. */
-const PERSISTER_GROUP = 'persister';
+import { readApiConfig } from './config.ts';
 
 runService('api', async (logger) => {
-  const env = process.env;
-  const config = readClusterConfig(env);
+  const config = readApiConfig(process.env);
   const tokens = new TokenIssuer({
-    secret: readTokenSecret(env),
-    accessTtlSeconds: readInt(env, 'SWB_ACCESS_TTL_SECONDS', 900, { min: 10 }),
-    refreshTtlSeconds: readInt(env, 'SWB_REFRESH_TTL_SECONDS', 30 * 24 * 3600, { min: 60 }),
+    secret: config.tokenSecret,
+    accessTtlSeconds: config.accessTtlSeconds,
+    refreshTtlSeconds: config.refreshTtlSeconds,
   });
-  const host = readHost(env, 'SWB_HOST', '127.0.0.1');
-  const port = readPort(env, 'SWB_API_PORT', 8080);
-  const persistWaitMs = readInt(env, 'SWB_PERSIST_WAIT_MS', 2000, { min: 0 });
+  const metrics = new SwitchboardMetrics();
 
-  const store = await connectStore(config, logger);
-  const log = await connectLog(config, logger, 'api');
+  const storeProbe = new DependencyProbe({
+    name: 'store',
+    check: () => store.maxSeq(READINESS_PROBE_CONVERSATION),
+    logger,
+  });
+  const store = await connectStore(config.cluster, logger, { metrics, probe: storeProbe });
+  const log = await connectLog(config.cluster, logger, 'api');
+  // Group changes take sequence numbers and are announced to the chat nodes.
+  const bus = await connectBus(config.cluster, logger, 'api');
+  const sequencer = await connectSequencer(config.cluster, store, logger, 'api:sequencer');
+  const groups = new GroupService({
+    store,
+    sequencer,
+    log,
+    bus,
+    logger,
+    largeGroupThreshold: readLargeGroupThreshold(process.env),
+  });
+  const readiness = new Readiness({
+    probes: [
+      storeProbe,
+      new DependencyProbe({ name: 'log', check: () => log.lag(config.cluster.persisterGroup), logger }),
+    ],
+  });
   const app = buildApi({
     store,
     tokens,
     logger,
-    awaitPersisted: () => log.awaitConsumed(PERSISTER_GROUP, persistWaitMs),
+    // History reads wait for the persister's group, so that they include every acknowledged message.
+    awaitPersisted: () => log.awaitConsumed(config.cluster.persisterGroup, config.persistWaitMs),
+    groups,
+    bus,
+    push: { registry: store.push, config: config.push },
   });
-  await app.listen({ host, port });
+  // The API's own plugin serves /healthz.
+  registerHttpOperations(app, {
+    metrics,
+    readiness,
+    healthRoute: false,
+    metricsRoute: config.metricsPort === null,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const operations =
+    config.metricsPort === null
+      ? null
+      : await startOperationsServer({
+          host: config.host,
+          port: config.metricsPort,
+          metrics,
+          readiness,
+          logger,
+        });
 
   return async () => {
+    await operations?.close();
     await app.close();
+    await sequencer.close();
+    await bus.close();
     await log.close();
     await store.close();
   };

@@ -53,6 +53,18 @@ export const MESSAGE_SCHEMA = {
     id: { type: 'string', description: 'Client message id chosen by the sender.' },
     body: { type: 'string' },
     ts: { type: 'integer', description: 'Accept time in milliseconds since the epoch.' },
+    event: {
+      type: 'object',
+      description: 'Present on system messages: the group change they record. Their body is empty.',
+      required: ['action', 'users'],
+      additionalProperties: false,
+      properties: {
+        action: { type: 'string', enum: ['created', 'renamed', 'added', 'removed', 'left', 'promoted'] },
+        users: { type: 'array', items: { type: 'string' }, description: 'Users the change affects.' },
+        name: { type: 'string', description: 'Group name after `created` or `renamed`.' },
+        groupKind: { type: 'string', enum: ['group', 'channel'] },
+      },
+    },
   },
 } as const;
 

@@ -1,15 +1,22 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import {
   createLogger,
+  GroupService,
   TokenIssuer,
   type MessageRecord,
+  type PushRegistry,
   type ReceiptRecord,
   type Sequencer,
   type Store,
 } from '@switchboard/core';
-import { openSqlite } from '@switchboard/embedded';
+import { FileLog, InProcessBus, openSqlite } from '@switchboard/embedded';
 import type { ReceiptKind } from '@switchboard/protocol';
+import { DEFAULT_WEB_PUSH_HOSTS } from '@switchboard/push';
 import { buildApi } from './api.ts';
+import type { PushRoutesConfig } from './push-routes.ts';
 import type { AuthSession } from './auth-routes.ts';
 
 /** Secret of the test token issuer. It is 32 bytes long, the minimum that TokenIssuer accepts. */
@@ -21,12 +28,25 @@ export interface TestApi {
   store: Store;
   sequencer: Sequencer;
   tokens: TokenIssuer;
+  /** The bus that group and block changes are announced on. */
+  bus: InProcessBus;
+  /** The log that group changes are appended to; nothing copies it into the store. */
+  log: FileLog;
+  /** The registry behind the /v1/push routes. */
+  push: PushRegistry;
   close(): Promise<void>;
 }
 
 /** Builds an API app over `openSqlite(':memory:')`. Close it after the test. */
 export async function startTestApi(
-  options: { historyPageMax?: number; now?: () => number; refreshTtlSeconds?: number } = {},
+  options: {
+    historyPageMax?: number;
+    now?: () => number;
+    refreshTtlSeconds?: number;
+    largeGroupThreshold?: number;
+    /** Settings of the /v1/push routes; Web Push, FCM and APNs off and the public push hosts by default. */
+    push?: Partial<PushRoutesConfig>;
+  } = {},
 ): Promise<TestApi> {
   const sqlite = await openSqlite(':memory:');
   const tokens = new TokenIssuer({
@@ -34,12 +54,36 @@ export async function startTestApi(
     accessTtlSeconds: 900,
     refreshTtlSeconds: options.refreshTtlSeconds ?? 3600,
   });
+  const logger = createLogger('api', { level: 'silent' });
+  const logDir = mkdtempSync(join(tmpdir(), 'switchboard-api-log-'));
+  const log = await FileLog.open({ dir: logDir });
+  const bus = new InProcessBus();
+  const groups = new GroupService({
+    store: sqlite.store,
+    sequencer: sqlite.sequencer,
+    log,
+    bus,
+    logger,
+    largeGroupThreshold: options.largeGroupThreshold,
+  });
   const app = buildApi({
     store: sqlite.store,
     tokens,
-    logger: createLogger('api', { level: 'silent' }),
+    logger,
     historyPageMax: options.historyPageMax,
     now: options.now,
+    groups,
+    bus,
+    push: {
+      registry: sqlite.push,
+      config: {
+        vapidPublicKey: null,
+        fcm: false,
+        apns: false,
+        allowedHosts: DEFAULT_WEB_PUSH_HOSTS,
+        ...options.push,
+      },
+    },
   });
   await app.ready();
 
@@ -48,9 +92,15 @@ export async function startTestApi(
     store: sqlite.store,
     sequencer: sqlite.sequencer,
     tokens,
+    bus,
+    log,
+    push: sqlite.push,
     async close() {
       await app.close();
+      await log.close();
+      await bus.close();
       await sqlite.close();
+      rmSync(logDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import {
   AuthError,
+  Readiness,
   SwitchboardError,
   type Bus,
+  type ClusterEvent,
+  type DependencyProbe,
+  type ReadinessReport,
   type Delivery,
   type DeliveryBatch,
+  type DurableLog,
   type Logger,
   type Messenger,
   type NodeInfo,
+  type PushJob,
   type TokenIssuer,
   type Unsubscribe,
   type UserDelivery,
@@ -21,11 +27,20 @@ import {
   type ClientFrame,
   type DecodeLimits,
   type ErrorFrame,
+  type MessageFrame,
   type ServerFrame,
+  type TypingFrame,
+  type TypingRequestFrame,
   type WelcomeFrame,
 } from '@switchboard/protocol';
+import { SwitchboardMetrics, type NodeMetrics } from '@switchboard/metrics';
 import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './config.ts';
 import { ConnectionTable } from './connection-table.ts';
+import { ChannelNotifier, type OfflineRecipients } from './channel-notifier.ts';
+import { PresenceHub } from './presence-hub.ts';
+import { PushJobQueue, type PushJobStats } from './push-job-queue.ts';
+import { DEFAULT_REALTIME_POLICY, type RealtimePolicy } from './realtime-config.ts';
+import { TypingGate } from './typing-gate.ts';
 import { uws, type HttpRequest, type HttpResponse, type us_listen_socket, type WebSocket } from './uws.ts';
 
 /** Where users live: the ring as this node sees it. */
@@ -59,6 +74,32 @@ export interface ChatNodeOptions {
   tokens: TokenIssuer;
   logger: Logger;
   policy?: Partial<ConnectionPolicy>;
+  /**
+   * Instruments of the process, of which the node uses `metrics.forNode(id)`. A private set
+   * when left out.
+   */
+  metrics?: SwitchboardMetrics;
+  /**
+   * Whether GET /metrics on the chat port renders `metrics`, true by default. The embedded
+   * profile serves its one registry on its HTTP app instead.
+   */
+  serveMetrics?: boolean;
+  /** Probes of the bus, log and store. GET /readyz returns 503 while one of them fails. */
+  dependencies?: DependencyProbe[];
+  /** Notices, presence and typing settings. */
+  realtime?: Partial<RealtimePolicy>;
+  /**
+   * Called at most once per large group per notice interval with the members this node owns
+   * that had no foreground connection. The node makes their `channel` push jobs either way.
+   * Logs their number at debug by default.
+   */
+  onOfflineRecipients?: (batch: OfflineRecipients) => void;
+  /**
+   * The push-jobs log. The node appends a job for each message delivered to a user it owns who
+   * has no foreground connection here, and for large-group notices (docs/architecture.md).
+   * Without it the node makes no push jobs.
+   */
+  pushJobs?: DurableLog<PushJob>;
 }
 
 /** Per-connection state, kept small: a node holds tens of thousands of these. */
@@ -76,6 +117,8 @@ interface ConnectionState {
   invalidFrames: number;
   /** True while a sync or fetch of this connection is being answered. */
   reading: boolean;
+  /** True after the client sent `activity` with `background`; new connections are in the foreground. */
+  background: boolean;
 }
 
 type Socket = WebSocket<ConnectionState>;
@@ -109,17 +152,49 @@ export class ChatNode {
   #draining = false;
   #connCounter = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
+  readonly #metrics: SwitchboardMetrics;
+  readonly #stats: NodeMetrics;
+  readonly #readiness: Readiness;
+  /** Frames whose handling has started and not finished. stop() waits for them. */
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
+  readonly #realtime: RealtimePolicy;
+  readonly #presence: PresenceHub<Socket>;
+  readonly #channels: ChannelNotifier;
+  readonly #typingGate: TypingGate<Socket>;
+  readonly #pushJobs: PushJobQueue | null;
+  #unsubscribeEvents: Unsubscribe | null = null;
 
   constructor(options: ChatNodeOptions) {
     this.id = options.id;
     this.#options = options;
     this.#policy = { ...DEFAULT_CONNECTION_POLICY, ...options.policy };
+    this.#realtime = { ...DEFAULT_REALTIME_POLICY, ...options.realtime };
     this.#decodeLimits = {
       maxBodyBytes: this.#policy.maxBodyBytes,
       syncPageMax: this.#policy.syncPageMax,
       fetchRangeMax: this.#policy.fetchRangeMax,
+      presenceSubscribeMax: this.#realtime.presenceSubscribeMax,
     };
     this.#logger = options.logger.child({ node: options.id });
+    this.#metrics = options.metrics ?? new SwitchboardMetrics({ processMetrics: false });
+    this.#stats = this.#metrics.forNode(options.id);
+    this.#readiness = new Readiness({
+      probes: options.dependencies,
+      conditions: [
+        {
+          name: 'accepting',
+          failure: () => this.#notAcceptingReason(),
+        },
+      ],
+    });
+    this.#presence = this.#buildPresenceHub();
+    this.#pushJobs =
+      options.pushJobs === undefined
+        ? null
+        : new PushJobQueue({ log: options.pushJobs, logger: this.#logger.child({ component: 'push-jobs' }) });
+    this.#channels = this.#buildChannelNotifier();
+    this.#typingGate = new TypingGate(this.#realtime.typingPerSecond);
   }
 
   /** Listening port, known after `start`. */
@@ -132,6 +207,11 @@ export class ChatNode {
     return this.#options.publicUrl?.(this.#port) ?? `ws://${this.#options.host}:${this.#port}/ws`;
   }
 
+  /** Push jobs appended, failed and dropped since start; null without a push-jobs log. */
+  get pushJobStats(): Readonly<PushJobStats> | null {
+    return this.#pushJobs?.stats ?? null;
+  }
+
   /** Number of open connections. */
   get connectionCount(): number {
     return this.#table.size;
@@ -140,6 +220,11 @@ export class ChatNode {
   /** Whether the node takes new connections. */
   get ready(): boolean {
     return this.#listenSocket !== null && !this.#draining;
+  }
+
+  /** Checks that the node takes connections and its dependencies respond, as GET /readyz does. */
+  readiness(): Promise<ReadinessReport> {
+    return this.#readiness.report();
   }
 
   /** Starts listening, subscribes to this node's channel and joins the ring. */
@@ -160,9 +245,21 @@ export class ChatNode {
       res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
     });
     app.get('/readyz', (res) => {
-      if (this.ready) res.writeHeader('content-type', 'application/json').end('{"status":"ready"}');
-      else res.writeStatus('503 Service Unavailable').end('{"status":"draining"}');
+      this.#answerLater(res, async () => {
+        const report = await this.#readiness.report();
+        const status = report.status === 'ready' ? 200 : 503;
+        return { status, type: 'application/json', body: JSON.stringify(report) };
+      });
     });
+    if (this.#options.serveMetrics ?? true) {
+      app.get('/metrics', (res) => {
+        this.#answerLater(res, async () => ({
+          status: 200,
+          type: this.#metrics.contentType,
+          body: await this.#metrics.render(),
+        }));
+      });
+    }
 
     this.#listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
       app.listen(this.#options.host, this.#options.port, (socket) => {
@@ -174,8 +271,11 @@ export class ChatNode {
       });
     });
     this.#port = uws.us_socket_local_port(this.#listenSocket);
+    this.#stats.setConnectionSource(() => this.#table.size);
 
     this.#unsubscribe = await this.#options.bus.subscribeNode(this.id, (batch) => this.#receiveBatch(batch));
+    this.#unsubscribeEvents = await this.#options.bus.subscribeEvents((event) => this.#onClusterEvent(event));
+    this.#presence.start();
     this.#removePlacementListener = this.#options.placement.onChange(() => this.#rebalance());
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
@@ -203,12 +303,21 @@ export class ChatNode {
     this.#removePlacementListener?.();
     const sockets = [...this.#table.entries()].map(([, ws]) => ws);
     await this.#closeSpread(sockets, CloseCode.NodeDraining, 'node draining', this.#policy.drainWindowMs);
+    // A send still in handling may yet append to the log. The caller closes the log only
+    // after this resolves, so that append is flushed rather than cut off.
+    await this.#awaitIdle();
 
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#flushRemote();
+    this.#presence.stop();
+    this.#channels.stop();
+    await this.#unsubscribeEvents?.();
     await this.#unsubscribe?.();
+    // The caller closes the push-jobs log after this resolves, so queued jobs are appended first.
+    await this.#pushJobs?.drain();
     if (this.#listenSocket) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = null;
+    this.#stats.setConnectionSource(null);
     this.#logger.info('chat node stopped');
   }
 
@@ -218,6 +327,9 @@ export class ChatNode {
    */
   async crash(): Promise<void> {
     this.#draining = true;
+    // Stopped first, so the cut connections below leave their presence to expire, as after kill -9.
+    this.#presence.stop();
+    this.#channels.stop();
     await this.#heartbeat?.stop({ leave: false });
     this.#removePlacementListener?.();
     if (this.#sweeper) clearInterval(this.#sweeper);
@@ -226,9 +338,11 @@ export class ChatNode {
       ws.close();
     }
     this.#pendingRemote.clear();
+    await this.#unsubscribeEvents?.();
     await this.#unsubscribe?.();
     if (this.#listenSocket) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = null;
+    this.#stats.setConnectionSource(null);
   }
 
   // -------------------------------------------------------------------------
@@ -271,6 +385,7 @@ export class ChatNode {
           rateLimitHits: 0,
           invalidFrames: 0,
           reading: false,
+          background: false,
         };
         res.cork(() => {
           res.upgrade(state, key, protocol, extensions, context as never);
@@ -313,6 +428,7 @@ export class ChatNode {
       return;
     }
     this.#table.add(state.user, ws);
+    this.#presence.connected({ user: state.user, device: state.conn });
     if (this.#logger.isLevelEnabled('debug')) {
       this.#logger.debug({ connId: state.conn, userId: state.user }, 'connection opened');
     }
@@ -341,6 +457,7 @@ export class ChatNode {
         idleTimeoutSeconds: this.#policy.idleTimeoutSeconds,
         syncPageMax: this.#policy.syncPageMax,
         fetchRangeMax: this.#policy.fetchRangeMax,
+        presenceSubscribeMax: this.#realtime.presenceSubscribeMax,
       },
     };
   }
@@ -348,8 +465,11 @@ export class ChatNode {
   #close(ws: Socket, code: number): void {
     const state = ws.getUserData();
     state.closed = true;
+    const wasOpen = this.#table.get(state.user)?.has(ws) === true;
     this.#table.delete(state.user, ws);
     this.#behind.delete(ws);
+    // Only connections that were in the table announced a device.
+    if (wasOpen) this.#presence.disconnected(ws, { user: state.user, device: state.conn });
     if (this.#logger.isLevelEnabled('debug')) {
       this.#logger.debug({ connId: state.conn, userId: state.user, code }, 'connection closed');
     }
@@ -390,12 +510,14 @@ export class ChatNode {
 
     state.invalidFrames = 0;
     const frame = result.frame;
+    this.#stats.frameReceived(frame.type);
     if (frame.type === 'sync' || frame.type === 'fetch') {
       // Reads are the costly frames: each reads the store and may build a large reply. They
       // take more of the rate bucket, and one at a time, so no connection can hold the event
       // loop with a queue of them.
       state.tokens -= this.#policy.readFrameCost - 1;
       if (state.reading) {
+        this.#stats.rateLimited();
         this.#sendFrame(ws, {
           type: 'error',
           code: ErrorCode.RateLimited,
@@ -406,12 +528,15 @@ export class ChatNode {
       }
       state.reading = true;
     }
+    this.#inFlight++;
     this.#dispatch(ws, state, frame)
       .catch((err: unknown) => {
         this.#replyError(ws, state, err, 'id' in frame ? frame.id : undefined);
       })
       .finally(() => {
         if (frame.type === 'sync' || frame.type === 'fetch') state.reading = false;
+        this.#inFlight--;
+        if (this.#inFlight === 0) this.#idle?.();
       });
   }
 
@@ -428,6 +553,7 @@ export class ChatNode {
     }
 
     state.rateLimitHits++;
+    this.#stats.rateLimited();
     if (state.rateLimitHits > this.#policy.rateLimitCloseAfter) {
       this.#closeWith(ws, state, CloseCode.RateLimited, 'rate limited');
       return false;
@@ -448,9 +574,23 @@ export class ChatNode {
     const messenger = this.#options.messenger;
     switch (frame.type) {
       case 'send': {
+        const started = performance.now();
         const accepted = await messenger.send(state.user, frame);
         this.#sendFrame(ws, accepted.ack);
-        if (accepted.record !== null) this.#deliver(messenger.buildDeliveries(accepted.record));
+        this.#stats.ackSent((performance.now() - started) / 1000);
+        if (accepted.record !== null) {
+          this.#stats.messageAccepted();
+          if (accepted.fanout === 'notice') {
+            this.#publishEvent({
+              kind: 'channel-advanced',
+              conv: accepted.record.conv,
+              seq: accepted.record.seq,
+              from: accepted.record.from,
+            });
+          } else {
+            this.#deliver(messenger.buildDeliveries(accepted.record), accepted.record.ts);
+          }
+        }
         return;
       }
       case 'receipt': {
@@ -480,11 +620,116 @@ export class ChatNode {
         );
         return;
       }
+      case 'presence.subscribe': {
+        await this.#presence.subscribe(ws, state.user, frame.users);
+        return;
+      }
+      case 'typing': {
+        await this.#typing(ws, state, frame);
+        return;
+      }
+      case 'activity': {
+        state.background = frame.state === 'background';
+        return;
+      }
     }
+  }
+
+  // -------------------------------------------------------------------------
+  // Groups, presence and typing
+
+  /** Sends a typing indicator to the other members of the conversation. */
+  async #typing(ws: Socket, state: ConnectionState, frame: TypingRequestFrame): Promise<void> {
+    if (!this.#typingGate.admit(ws)) return;
+    const recipients = await this.#options.messenger.typingRecipients(state.user, frame.conv);
+    const typing: TypingFrame = { type: 'typing', conv: frame.conv, user: state.user, state: frame.state };
+    if (frame.state === 'start') typing.expiresIn = this.#realtime.typingTtlMs;
+    const text = JSON.stringify(typing);
+    this.#deliver(recipients.map((user) => ({ user, frame: text })));
+  }
+
+  #onClusterEvent(event: ClusterEvent): void {
+    const messenger = this.#options.messenger;
+    switch (event.kind) {
+      case 'conversation-changed':
+        messenger.invalidateConversation(event.conv);
+        return;
+      case 'records':
+        // Every node hears the event, so each writes only to its own connections.
+        for (const record of event.records) {
+          for (const delivery of messenger.buildDeliveries(record)) {
+            this.#sendLocal(delivery.user, delivery.frame, 'remote', record.ts);
+          }
+        }
+        return;
+      case 'channel-advanced':
+        this.#channels.advance(event.conv, event.seq, event.from);
+        return;
+      case 'block-changed':
+        messenger.invalidateBlock(event.blocker, event.blocked);
+        this.#presence.blockChanged(event.blocker, event.blocked).catch((err: unknown) => {
+          this.#logger.warn({ err, userId: event.blocked }, 'presence update after a block failed');
+        });
+        return;
+    }
+  }
+
+  #publishEvent(event: ClusterEvent): void {
+    this.#options.bus.publishEvent(event).catch((err: unknown) => {
+      // Live notices are best effort: members still pull when they open the group.
+      this.#logger.warn({ err, kind: event.kind }, 'cluster event publish failed');
+    });
+  }
+
+  #buildPresenceHub(): PresenceHub<Socket> {
+    return new PresenceHub<Socket>({
+      bus: this.#options.bus,
+      logger: this.#logger,
+      ttlMs: this.#realtime.presenceTtlMs,
+      intervalMs: this.#realtime.presenceIntervalMs,
+      devices: () => this.#devices(),
+      send: (ws, frame) => this.#sendFrame(ws, frame),
+      blockersOf: (user) => this.#options.messenger.blockersOf(user),
+    });
+  }
+
+  *#devices(): Generator<{ user: string; device: string }> {
+    for (const [user, ws] of this.#table.entries()) yield { user, device: ws.getUserData().conn };
+  }
+
+  #buildChannelNotifier(): ChannelNotifier {
+    const report =
+      this.#options.onOfflineRecipients ??
+      ((batch: OfflineRecipients) => {
+        if (this.#logger.isLevelEnabled('debug')) {
+          this.#logger.debug(
+            { conv: batch.conv, seq: batch.seq, offline: batch.users.length },
+            'offline recipients',
+          );
+        }
+      });
+    const onOffline = (batch: OfflineRecipients): void => {
+      report(batch);
+      this.#queueChannelJobs(batch);
+    };
+    return new ChannelNotifier({
+      intervalMs: this.#realtime.noticeIntervalMs,
+      logger: this.#logger,
+      nodeId: this.id,
+      placement: this.#options.placement,
+      loadGroup: (conv) => this.#options.messenger.loadGroup(conv),
+      connectedUsers: () => this.#table.users(),
+      connectedUserCount: () => this.#table.userCount(),
+      isConnected: (user) => this.#table.get(user) !== undefined,
+      isAway: (user) => !this.#hasForeground(user),
+      sendToUser: (user, frame) => this.#sendLocal(user, frame, 'local', undefined),
+      onOfflineRecipients: onOffline,
+    });
   }
 
   #reject(ws: Socket, state: ConnectionState, code: ErrorCode, message: string, ref?: string): void {
     state.invalidFrames++;
+    this.#stats.frameReceived('invalid');
     const frame: ErrorFrame = { type: 'error', code, message, retryable: RETRYABLE_CODES.has(code) };
     if (ref !== undefined) frame.ref = ref;
     this.#sendFrame(ws, frame);
@@ -524,21 +769,27 @@ export class ChatNode {
     const state = ws.getUserData();
     if (state.closed) return;
     if (ws.send(JSON.stringify(frame), false) === SEND_DROPPED) {
+      this.#stats.slowConsumer('closed');
       this.#closeWith(ws, state, CloseCode.SlowConsumer, 'slow consumer');
+      return;
     }
+    this.#stats.frameSent(frame.type);
   }
 
   /**
    * Delivers frames to their users: to connections on this node, and in one batch per
    * remote owner, flushed once per event-loop turn so that a burst of sends shares publishes.
    */
-  #deliver(deliveries: UserDelivery[]): void {
+  #deliver(deliveries: UserDelivery[], acceptedAt?: number): void {
     const placement = this.#options.placement;
-    for (const delivery of deliveries) {
+    for (const delivery of deliveries as Delivery[]) {
+      // The accept time travels with remote deliveries for the send-to-deliver latency.
+      if (acceptedAt !== undefined) delivery.ts = acceptedAt;
       // Local connections get the frame even when the ring has just moved the user away:
       // they are still open until the rebalance window closes them.
-      this.#sendLocal(delivery.user, delivery.frame);
+      this.#sendLocal(delivery.user, delivery.frame, 'local', acceptedAt);
       const owner = placement.ownerOf(delivery.user);
+      if (owner?.id === this.id) this.#queueMessageJob(delivery.user, delivery.frame);
       if (owner === null || owner.id === this.id) continue;
       let pending = this.#pendingRemote.get(owner.id);
       if (pending === undefined) {
@@ -557,6 +808,7 @@ export class ChatNode {
     this.#flushScheduled = false;
     for (const [nodeId, deliveries] of this.#pendingRemote) {
       const batch: DeliveryBatch = { from: this.id, deliveries };
+      this.#stats.crossNodePublish();
       this.#options.bus.publishToNode(nodeId, batch).catch((err: unknown) => {
         // Live delivery is best effort: the recipient's sync stream still has the entries.
         this.#logger.warn(
@@ -569,10 +821,79 @@ export class ChatNode {
   }
 
   #receiveBatch(batch: DeliveryBatch): void {
-    for (const delivery of batch.deliveries) this.#sendLocal(delivery.user, delivery.frame);
+    for (const delivery of batch.deliveries) {
+      this.#sendLocal(delivery.user, delivery.frame, 'remote', delivery.ts);
+      // The sender's node sent it here because this node owns the user on its ring.
+      this.#queueMessageJob(delivery.user, delivery.frame);
+    }
   }
 
-  #sendLocal(user: string, frame: string): void {
+  // -------------------------------------------------------------------------
+  // Push jobs
+
+  /** Returns whether `user` has an open connection here whose app is in the foreground. */
+  #hasForeground(user: string): boolean {
+    const sockets = this.#table.get(user);
+    if (sockets === undefined) return false;
+    for (const ws of sockets) {
+      const state = ws.getUserData();
+      if (!state.closed && !state.background) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Queues a push job when `frame`, delivered to `user` whom this node owns, is another user's
+   * message and `user` has no foreground connection here. Receipts, typing and group-change
+   * messages make none. A blocker is never a target of the blocked sender's messages, so the
+   * frame never reaches them.
+   */
+  #queueMessageJob(user: string, frame: string): void {
+    if (this.#pushJobs === null || this.#hasForeground(user)) return;
+    // buildMessageFrame writes `type` first, so other frames are skipped without parsing them.
+    if (!frame.startsWith('{"type":"message"')) return;
+    const message = JSON.parse(frame) as MessageFrame;
+    if (message.from === user || message.event !== undefined) return;
+    this.#pushJobs.add({
+      id: `${message.conv}:${message.seq}:${user}`,
+      user,
+      conv: message.conv,
+      seq: message.seq,
+      from: message.from,
+      kind: 'message',
+      body: message.body,
+      ts: message.ts,
+      attempts: 0,
+    });
+  }
+
+  /** Queues a `channel` job for each away member of a notice, except the sender of its latest message. */
+  #queueChannelJobs(batch: OfflineRecipients): void {
+    // A notice advanced only by group changes (members joining or leaving) pushes nothing.
+    if (this.#pushJobs === null || batch.from === undefined) return;
+    const ts = Date.now();
+    for (const user of batch.users) {
+      if (user === batch.from) continue;
+      this.#pushJobs.add({
+        id: `${batch.conv}:${batch.seq}:${user}`,
+        user,
+        conv: batch.conv,
+        seq: batch.seq,
+        from: batch.from,
+        kind: 'channel',
+        ts,
+        attempts: 0,
+      });
+    }
+  }
+
+  /**
+   * Writes a serialized frame to every open connection of `user` on this node.
+   *
+   * @param path whether the frame was built on this node or came from another over the bus
+   * @param acceptedAt accept time of the message in the frame, when it carries one
+   */
+  #sendLocal(user: string, frame: string, path: 'local' | 'remote', acceptedAt: number | undefined): void {
     const sockets = this.#table.get(user);
     if (sockets === undefined) return;
     for (const ws of sockets) {
@@ -583,9 +904,11 @@ export class ChatNode {
         state.behind = true;
         state.behindSince = Date.now();
         this.#behind.add(ws);
+        this.#stats.slowConsumer('behind');
         continue;
       }
       ws.send(frame, false);
+      this.#stats.deliveryWritten(frame, path, acceptedAt);
     }
   }
 
@@ -607,6 +930,7 @@ export class ChatNode {
       const state = ws.getUserData();
       if (now - state.behindSince > this.#policy.slowConsumerCloseMs) {
         this.#behind.delete(ws);
+        this.#stats.slowConsumer('closed');
         this.#closeWith(ws, state, CloseCode.SlowConsumer, 'slow consumer');
       }
     }
@@ -663,6 +987,53 @@ export class ChatNode {
     if (state.closed) return;
     state.closed = true;
     ws.end(code, reason);
+  }
+
+  /** Returns why the node takes no connections, or null while it takes them. */
+  #notAcceptingReason(): string | null {
+    if (this.ready) return null;
+    return this.#draining ? 'draining' : 'not listening';
+  }
+
+  /** Resolves once no frame is being handled. */
+  #awaitIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = () => {
+        this.#idle = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Answers an HTTP request once `produce` resolves, unless the client went away first. */
+  #answerLater(
+    res: HttpResponse,
+    produce: () => Promise<{ status: number; type: string; body: string }>,
+  ): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    produce().then(
+      (answer) => {
+        if (aborted) return;
+        res.cork(() => {
+          res
+            .writeStatus(answer.status === 200 ? '200 OK' : '503 Service Unavailable')
+            .writeHeader('content-type', answer.type)
+            .writeHeader('cache-control', 'no-store')
+            .end(answer.body);
+        });
+      },
+      (err: unknown) => {
+        this.#logger.error({ err }, 'operations request failed');
+        if (aborted) return;
+        res.cork(() => {
+          res.writeStatus('500 Internal Server Error').end();
+        });
+      },
+    );
   }
 }
 

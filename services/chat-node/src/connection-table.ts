@@ -62,6 +62,11 @@ export class ConnectionTable<C> {
     return count;
   }
 
+  /** Visits every user with at least one connection, one shard after another. */
+  *users(): Generator<string> {
+    for (const shard of this.#shards) yield* shard.keys();
+  }
+
   /** Visits every user and connection, one shard after another. */
   *entries(): Generator<[string, C]> {
     for (const shard of this.#shards) {

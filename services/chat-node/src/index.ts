@@ -6,3 +6,10 @@ export {
   type ConnectionPolicy,
 } from './config.ts';
 export { ConnectionTable } from './connection-table.ts';
+export { ChannelNotifier, type OfflineRecipients } from './channel-notifier.ts';
+export {
+  buildRealtimeEnv,
+  DEFAULT_REALTIME_POLICY,
+  readRealtimePolicy,
+  type RealtimePolicy,
+} from './realtime-config.ts';

@@ -1,72 +1,109 @@
-import { hostname } from 'node:os';
 import {
+  DependencyProbe,
   MembershipView,
   Messenger,
   NodeHeartbeat,
-  readHost,
-  readInt,
-  readPort,
-  readString,
+  READINESS_PROBE_CONVERSATION,
+  readLargeGroupThreshold,
   runService,
   TokenIssuer,
 } from '@switchboard/core';
 import {
   connectBus,
   connectLog,
+  connectPushJobLog,
   connectSequencer,
   connectStore,
-  readClusterConfig,
-  readTokenSecret,
 } from '@switchboard/cluster';
+import { MeasuredLog, startOperationsServer, SwitchboardMetrics } from '@switchboard/metrics';
 import { ChatNode } from './chat-node.ts';
-import { readConnectionPolicy } from './config.ts';
-
-/** Consumer group of the persister, whose progress sync and fetch wait for. */
-const PERSISTER_GROUP = 'persister';
+import { readRealtimePolicy } from './realtime-config.ts';
+import { readChatNodeConfig } from './service-config.ts';
 
 runService('chat-node', async (logger) => {
-  const env = process.env;
-  const config = readClusterConfig(env);
-  const policy = readConnectionPolicy(env);
-  const host = readHost(env, 'SWB_HOST', '127.0.0.1');
-  const port = readPort(env, 'SWB_CHAT_PORT', 9001);
-  const id = readString(env, 'SWB_NODE_ID', `${hostname()}-${port}`, /^[A-Za-z0-9_.-]{1,64}$/, 'a node id');
-  const publicUrl = env.SWB_PUBLIC_URL;
-  const intervalMs = readInt(env, 'SWB_HEARTBEAT_INTERVAL_MS', 1000, { min: 50 });
-  const ttlMs = readInt(env, 'SWB_HEARTBEAT_TTL_MS', 3000, { min: 100 });
+  const config = readChatNodeConfig(process.env);
+  const realtime = readRealtimePolicy(process.env);
+  const largeGroupThreshold = readLargeGroupThreshold(process.env);
+  const { cluster, nodeId: id, heartbeatIntervalMs: intervalMs, heartbeatTtlMs: ttlMs } = config;
+  const publicUrl = config.publicUrl;
   const tokens = new TokenIssuer({
-    secret: readTokenSecret(env),
+    secret: config.tokenSecret,
     accessTtlSeconds: 900,
     refreshTtlSeconds: 3600,
   });
+  const metrics = new SwitchboardMetrics();
 
-  const bus = await connectBus(config, logger, `chat-node:${id}`);
-  const store = await connectStore(config, logger);
-  const log = await connectLog(config, logger, `chat-node-${id}`);
-  const sequencer = await connectSequencer(config, store, logger, `chat-node:${id}:sequencer`);
+  const bus = await connectBus(cluster, logger, `chat-node:${id}`);
+  const storeProbe = new DependencyProbe({
+    name: 'store',
+    check: () => store.maxSeq(READINESS_PROBE_CONVERSATION),
+    logger,
+  });
+  const store = await connectStore(cluster, logger, { metrics, probe: storeProbe });
+  const log = await connectLog(cluster, logger, `chat-node-${id}`);
+  const pushJobs = await connectPushJobLog(cluster, logger, `chat-node-${id}-push`);
+  const logProbe = new DependencyProbe({
+    name: 'log',
+    check: () => log.lag(cluster.persisterGroup),
+    logger,
+  });
+  const sequencer = await connectSequencer(cluster, store, logger, `chat-node:${id}:sequencer`);
   const membership = new MembershipView({ bus, logger, refreshMs: intervalMs });
   await membership.start();
+  metrics.watchRing(membership);
+  const dependencies = [
+    new DependencyProbe({ name: 'bus', check: () => bus.members(), logger }),
+    logProbe,
+    storeProbe,
+  ];
 
-  const messenger = new Messenger({ store, sequencer, log, logger, persisterGroup: PERSISTER_GROUP });
+  const messenger = new Messenger({
+    store,
+    sequencer,
+    log: new MeasuredLog(log, { histogram: metrics.kafkaProduce, probe: logProbe }),
+    logger,
+    persisterGroup: cluster.persisterGroup,
+    largeGroupThreshold,
+  });
   const node = new ChatNode({
     id,
-    host,
-    port,
+    host: config.host,
+    port: config.port,
     bus,
     placement: membership,
     createHeartbeat: (info) => new NodeHeartbeat({ bus, node: info, intervalMs, ttlMs, logger }),
-    ...(publicUrl ? { publicUrl: () => publicUrl } : {}),
+    ...(publicUrl === null ? {} : { publicUrl: () => publicUrl }),
     messenger,
     tokens,
     logger,
-    policy,
+    policy: config.policy,
+    metrics,
+    serveMetrics: config.metricsPort === null,
+    dependencies,
+    realtime,
+    pushJobs,
   });
   await node.start();
+  const operations =
+    config.metricsPort === null
+      ? null
+      : await startOperationsServer({
+          host: config.host,
+          port: config.metricsPort,
+          metrics,
+          readiness: { report: () => node.readiness() },
+          logger,
+        });
 
+  // On SIGTERM: the node leaves the ring, drains its connections and appends its queued push
+  // jobs, then the logs close, which waits for the appends still in flight, so no
+  // acknowledged message is cut off.
   return async () => {
     await node.stop();
+    await operations?.close();
     await membership.stop();
     await sequencer.close();
+    await pushJobs.close();
     await log.close();
     await store.close();
     await bus.close();

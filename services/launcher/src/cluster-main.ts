@@ -1,7 +1,7 @@
 /**
  * `make cluster`: starts Redis, Kafka and Cassandra on loopback, then the router, the API,
- * three chat nodes and the persister as separate processes, with their logs formatted for
- * people on stdout and kept as JSON lines in .data/cluster/logs.
+ * three chat nodes, the persister and the push worker as separate processes, with their logs
+ * formatted for people on stdout and kept as JSON lines in .data/cluster/logs.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     api: readPort(env, 'SWB_API_PORT', 8080),
     router: readPort(env, 'SWB_ROUTER_PORT', 8081),
     chatBase: readPort(env, 'SWB_CHAT_PORT_BASE', 9001),
+    persisterOperations: readPort(env, 'SWB_METRICS_PORT', 9464),
+    pushWorkerOperations: readPort(env, 'SWB_PUSH_METRICS_PORT', 9465),
   };
 
   execFileSync(join(ROOT, 'deploy/local/infra.sh'), ['up'], { stdio: 'inherit' });
@@ -38,6 +40,8 @@ async function main(): Promise<void> {
     logDir: join(dataDir, 'logs'),
     echo: true,
     ports,
+    // It drops every job unless SWB_PUSH_ variables configure a provider (docs/operations.md).
+    pushWorker: true,
   });
 
   process.stdout.write(
@@ -47,6 +51,8 @@ async function main(): Promise<void> {
       `  API:     ${cluster.apiUrl}   (reference at ${cluster.apiUrl}/docs)`,
       `  router:  ${cluster.routerUrl}`,
       ...cluster.chatNodes.map((node) => `  ${node.name}: ${node.address}`),
+      `  persister metrics: ${cluster.persister.operationsUrl}/metrics`,
+      `  push worker metrics: ${cluster.pushWorker?.operationsUrl}/metrics`,
       `  logs:    ${join(dataDir, 'logs')}`,
       '',
       'Press Ctrl+C to stop the services; `make infra-down` stops the engines.',

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { formatLogLine } from '@switchboard/core';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
-export type ServiceName = 'router' | 'api' | 'chat-node' | 'persister';
+export type ServiceName = 'router' | 'api' | 'chat-node' | 'persister' | 'push-worker';
 
 export interface ClusterProcessesOptions {
   /** Environment shared by every process: engines, token secret, limits. */
@@ -16,8 +17,22 @@ export interface ClusterProcessesOptions {
   echo?: boolean;
   /** Milliseconds to wait for each process to report ready. */
   readyTimeoutMs?: number;
-  /** Ports of the API, the router and the first chat node (the others follow); 0 picks free ones. */
-  ports?: { api: number; router: number; chatBase: number };
+  /**
+   * Ports of the API, the router, the first chat node (the others follow) and the persister's
+   * operations server. 0 picks free ones, and so does a port left out.
+   */
+  ports?: {
+    api: number;
+    router: number;
+    chatBase: number;
+    persisterOperations?: number;
+    pushWorkerOperations?: number;
+  };
+  /**
+   * Also starts the push worker, with the SWB_PUSH_ providers and settings of `env`; off by
+   * default. Without providers it consumes the push-jobs topic and drops every job.
+   */
+  pushWorker?: boolean;
 }
 
 /** One running service process. */
@@ -26,6 +41,8 @@ export class ServiceProcess {
   readonly child: ChildProcess;
   /** HTTP origin or WebSocket URL the process reported, once ready. */
   address = '';
+  /** Origin of the process's separate /metrics, /healthz and /readyz server (the persister's). */
+  operationsUrl = '';
   #exited: Promise<number | null>;
 
   constructor(name: string, child: ChildProcess) {
@@ -65,6 +82,8 @@ export interface ClusterProcesses {
   api: ServiceProcess;
   chatNodes: ServiceProcess[];
   persister: ServiceProcess;
+  /** The push worker, or null unless `pushWorker` was set. */
+  pushWorker: ServiceProcess | null;
   /** Starts a service process again with the same settings, after it was stopped or killed. */
   restart(process: ServiceProcess): Promise<ServiceProcess>;
   stop(): Promise<void>;
@@ -94,7 +113,18 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
   };
 
   try {
-    const persister = await launch({ name: 'persister', service: 'persister', env: {} });
+    const persister = await launch({
+      name: 'persister',
+      service: 'persister',
+      env: { SWB_METRICS_PORT: String(ports.persisterOperations ?? 0) },
+    });
+    const pushWorker = options.pushWorker
+      ? await launch({
+          name: 'push-worker',
+          service: 'push-worker',
+          env: { SWB_METRICS_PORT: String(ports.pushWorkerOperations ?? 0) },
+        })
+      : null;
     const chatNodes: ServiceProcess[] = [];
     for (let i = 1; i <= options.chatNodes; i++) {
       chatNodes.push(
@@ -122,6 +152,7 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
       api,
       chatNodes,
       persister,
+      pushWorker,
       async restart(previous) {
         const spec = specs.get(previous);
         if (spec === undefined) throw new Error(`unknown process ${previous.name}`);
@@ -136,6 +167,7 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
         };
         replace(cluster.chatNodes);
         if (previous === cluster.persister) cluster.persister = next;
+        if (previous === cluster.pushWorker) cluster.pushWorker = next;
         if (previous === cluster.router) cluster.router = next;
         if (previous === cluster.api) cluster.api = next;
         return next;
@@ -154,7 +186,8 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
 async function spawnService(spec: Spec, options: ClusterProcessesOptions): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', `services/${spec.service}/src/main.ts`], {
     cwd: ROOT,
-    env: { ...process.env, ...options.env, ...spec.env },
+    // Readiness is read from the JSON log lines, so a pretty SWB_LOG_FORMAT must not leak in.
+    env: { ...process.env, ...options.env, ...spec.env, SWB_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = new ServiceProcess(spec.name, child);
@@ -175,6 +208,9 @@ async function spawnService(spec: Spec, options: ClusterProcessesOptions): Promi
       if (typeof entry.url === 'string' && entry.msg === 'chat node started') proc.address = entry.url;
       const listening = /^Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg ?? ''));
       if (listening && proc.address === '') proc.address = listening[1]!;
+      if (typeof entry.url === 'string' && entry.msg === 'operations server listening') {
+        proc.operationsUrl = entry.url;
+      }
       if (entry.msg === 'service ready') {
         clearTimeout(timer);
         child.off('exit', onExit);
@@ -186,33 +222,6 @@ async function spawnService(spec: Spec, options: ClusterProcessesOptions): Promi
 }
 
 type LogEntry = Record<string, unknown>;
-
-const LEVELS: Record<number, string> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
-const SKIPPED_FIELDS = new Set(['level', 'time', 'msg', 'service', 'pid', 'hostname']);
-
-/** Formats a pino JSON line as `time name level message key=value ...` for people. */
-export function formatLogLine(name: string, line: string): string {
-  let entry: LogEntry;
-  try {
-    entry = JSON.parse(line) as LogEntry;
-  } catch {
-    return `${name.padEnd(12)} ${line}`;
-  }
-  const time = new Date(Number(entry.time ?? Date.now())).toISOString().slice(11, 23);
-  const level = (LEVELS[Number(entry.level)] ?? 'info').padEnd(5);
-  const fields = Object.entries(entry)
-    .filter(([key]) => !SKIPPED_FIELDS.has(key))
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join(' ');
-  return `${time} ${name.padEnd(12)} ${level} ${String(entry.msg ?? '')}${fields ? ` ${fields}` : ''}`;
-}
 
 function followLines(
   child: ChildProcess,

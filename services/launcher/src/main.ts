@@ -1,26 +1,40 @@
-import { ConfigError, createLogger, readHost, readInt, readPort, readString } from '@switchboard/core';
-import { readConnectionPolicy } from '@switchboard/chat-node';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, createLogger, type Logger } from '@switchboard/core';
+import { readPushRoutesConfig } from '@switchboard/api';
+import { readProvidersConfig, readPushWorkerSettings } from '@switchboard/push-worker';
+import { DEFAULT_WEB_DIST_DIR, ensureWebClientBuilt, registerWebClient } from '@switchboard/web';
+import { readEmbeddedConfig } from './config.ts';
 import { startEmbeddedCluster } from './embedded-cluster.ts';
+import { withVapidKeys } from './vapid-keys.ts';
 
 async function main(): Promise<void> {
-  const env = process.env;
+  // Read first, so that a bad variable stops the process before the web client is built.
+  const config = readEmbeddedConfig(process.env);
+  const env = withVapidKeys(process.env, config.dataDir);
+  const push = readPushRoutesConfig(env);
+  const pushWorker = {
+    providers: readProvidersConfig(env),
+    settings: readPushWorkerSettings(env),
+  };
   const logger = createLogger('switchboard');
+  const webDir = await prepareWebClient(logger);
+  const { tokenSecret, ...settings } = config;
   const cluster = await startEmbeddedCluster({
-    dataDir: readString(env, 'SWB_DATA_DIR', '.data/embedded'),
-    host: readHost(env, 'SWB_HOST', '127.0.0.1'),
-    httpPort: readPort(env, 'SWB_HTTP_PORT', 8080),
-    chatNodes: readInt(env, 'SWB_CHAT_NODES', 2, { min: 1, max: 16 }),
-    chatPortBase: readPort(env, 'SWB_CHAT_PORT_BASE', 9001),
-    ...(env.SWB_TOKEN_SECRET ? { tokenSecret: env.SWB_TOKEN_SECRET } : {}),
-    accessTtlSeconds: readInt(env, 'SWB_ACCESS_TTL_SECONDS', 900, { min: 10 }),
-    refreshTtlSeconds: readInt(env, 'SWB_REFRESH_TTL_SECONDS', 30 * 24 * 3600, { min: 60 }),
-    policy: readConnectionPolicy(env),
+    ...settings,
+    ...(tokenSecret === null ? {} : { tokenSecret }),
+    push,
+    pushWorker,
     logger,
+    ...(webDir === null ? {} : { configureHttp: (app) => registerWebClient(app, webDir) }),
   });
 
   const lines = [
     '',
     'Switchboard is running (embedded profile).',
+    webDir === null
+      ? '  Web client:      not available, its build failed (see the log above)'
+      : `  Web client:      ${cluster.apiUrl}/`,
     `  API and router:  ${cluster.apiUrl}`,
     `  API reference:   ${cluster.apiUrl}/docs`,
     ...cluster.nodes.map((node) => `  chat node ${node.id}: ${node.url}`),
@@ -51,9 +65,30 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/**
+ * Builds the web client when its build is missing or older than its sources, and returns the
+ * directory to serve, or null when there is no usable build. A failed build does not stop the
+ * API: the previous build is served if there is one.
+ */
+async function prepareWebClient(logger: Logger): Promise<string | null> {
+  try {
+    await ensureWebClientBuilt(DEFAULT_WEB_DIST_DIR, logger);
+    return DEFAULT_WEB_DIST_DIR;
+  } catch (err) {
+    const hasPrevious = existsSync(join(DEFAULT_WEB_DIST_DIR, 'index.html'));
+    logger.error(
+      { err, distDir: DEFAULT_WEB_DIST_DIR },
+      hasPrevious ? 'web client build failed; serving the previous build' : 'web client build failed',
+    );
+    return hasPrevious ? DEFAULT_WEB_DIST_DIR : null;
+  }
+}
+
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: invalid configuration: ${err.message}\n`);
+    // Exits with 78 (EX_CONFIG), as runService does for the cluster profile's services.
+    process.exit(78);
   } else {
     process.stderr.write(
       `switchboard: start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

@@ -1,4 +1,5 @@
 import type { DurableLog, LogConsumer, Logger, Store } from '@switchboard/core';
+import type { SwitchboardMetrics } from '@switchboard/metrics';
 
 /** Consumer group name of the persister; sync and fetch wait on its progress. */
 export const PERSISTER_GROUP = 'persister';
@@ -8,6 +9,8 @@ export interface PersisterOptions {
   store: Store;
   logger: Logger;
   group?: string;
+  /** Counts the records written in `switchboard_persister_applied_records_total`. */
+  metrics?: SwitchboardMetrics;
 }
 
 /**
@@ -32,11 +35,17 @@ export class Persister {
     return this.#applied;
   }
 
+  /** Whether the consumer runs: between `start` and `stop`. */
+  get running(): boolean {
+    return this.#consumer !== null;
+  }
+
   async start(): Promise<void> {
-    const { log, store } = this.#options;
+    const { log, store, metrics } = this.#options;
     this.#consumer = await log.consume(this.#options.group ?? PERSISTER_GROUP, async (records) => {
       await store.applyRecords(records);
       this.#applied += records.length;
+      metrics?.persisterApplied.inc(records.length);
     });
     this.#logger.info('persister started');
   }

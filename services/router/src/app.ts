@@ -3,10 +3,12 @@ import {
   AuthError,
   createLogger,
   ERROR_RESPONSE_SCHEMA,
+  generateRequestId,
   MembershipView,
   registerErrorHandler,
   type Bus,
   type Logger,
+  type ReadinessCondition,
   type TokenIssuer,
 } from '@switchboard/core';
 import { ErrorCode } from '@switchboard/protocol';
@@ -110,7 +112,7 @@ export const routerRoutes: FastifyPluginAsync<RouterRoutesOptions> = async (app,
 export function createRouterApp(options: RouterAppOptions): FastifyInstance {
   // Typed as fastify's base logger so that the instance is a plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = options.logger ?? createLogger('router');
-  const app = Fastify({ loggerInstance });
+  const app = Fastify({ loggerInstance, genReqId: generateRequestId });
   registerErrorHandler(app);
   void app.register(routerRoutes, { membership: options.membership, tokens: options.tokens });
   return app;
@@ -143,6 +145,14 @@ export async function buildRouter(
   const app = createRouterApp({ membership, tokens: options.tokens, logger });
   app.addHook('onClose', async () => membership.stop());
   return { app, membership };
+}
+
+/** Builds the readiness condition of a router: it cannot route while the ring is empty. */
+export function buildRingCondition(membership: Pick<MembershipView, 'members'>): ReadinessCondition {
+  return {
+    name: 'ring',
+    failure: () => (membership.members.length > 0 ? null : 'the ring is empty: no chat node is live'),
+  };
 }
 
 /** Returns the token of a Bearer authorization header, or undefined when there is none. */

@@ -1,4 +1,5 @@
 export {
+  buildRingCondition,
   buildRouter,
   createRouterApp,
   routerRoutes,

@@ -2,8 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@switchboard/core';
-import { buildPolicyEnv, type ConnectionPolicy } from '@switchboard/chat-node';
+import cassandra from 'cassandra-driver';
+import { createLogger, type DurableLog, type PushJob } from '@switchboard/core';
+import { connectPushJobLog, readClusterConfig } from '@switchboard/cluster';
+import {
+  buildPolicyEnv,
+  buildRealtimeEnv,
+  type ConnectionPolicy,
+  type RealtimePolicy,
+} from '@switchboard/chat-node';
 import { startEmbeddedCluster } from '../embedded-cluster.ts';
 import { startClusterProcesses, type ClusterProcesses, type ServiceProcess } from '../cluster-processes.ts';
 
@@ -20,6 +27,19 @@ export interface TestNode {
   stop(): Promise<void>;
   /** Stops the node as a crash would: no drain, no leave. */
   crash(): Promise<void>;
+  /**
+   * Restarts the node as a rolling restart does: drains it (SIGTERM in the cluster profile),
+   * then starts it again with the same id and resolves once it reports ready.
+   */
+  restart(): Promise<void>;
+}
+
+/** An origin that serves GET /metrics, /healthz and /readyz, and the process behind it. */
+export interface OperationsEndpoint {
+  /** `embedded`, `router`, `api`, `persister` or a chat node id. */
+  name: string;
+  /** HTTP origin, such as http://127.0.0.1:8080. */
+  url: string;
 }
 
 export interface TestClusterOptions {
@@ -27,6 +47,10 @@ export interface TestClusterOptions {
   dataDir?: string;
   chatNodes?: number;
   policy?: Partial<ConnectionPolicy>;
+  /** Notices, presence and typing settings of the chat nodes. */
+  realtime?: Partial<RealtimePolicy>;
+  /** Member count above which a group is large; 1,000 by default. */
+  largeGroupThreshold?: number;
 }
 
 export interface TestCluster {
@@ -36,6 +60,13 @@ export interface TestCluster {
   nodes: TestNode[];
   /** The service processes, in the cluster profile only. */
   processes?: ClusterProcesses;
+  /** The origins that serve /metrics, /healthz and /readyz: one per process. */
+  operationsEndpoints(): OperationsEndpoint[];
+  /**
+   * Opens the push-jobs log the chat nodes append to: the cluster's own FileLog (embedded) or a
+   * new client of its Kafka topic (cluster). Close it before the cluster stops.
+   */
+  openPushJobs(): Promise<{ log: DurableLog<PushJob>; close(): Promise<void> }>;
   /** Stops the cluster and keeps its data. */
   stop(): Promise<void>;
   /** Stops the cluster and deletes data it created itself. */
@@ -66,17 +97,30 @@ async function startEmbedded(
     heartbeatTtlMs: 600,
     logger: createLogger('test', { level: process.env.SWB_TEST_LOG_LEVEL ?? 'silent' }),
     policy,
+    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
+    ...(options.largeGroupThreshold === undefined
+      ? {}
+      : { largeGroupThreshold: options.largeGroupThreshold }),
   });
+  // A restart replaces the ChatNode object in cluster.nodes, so each call looks it up by id.
+  const current = (id: string) => cluster.nodes.find((node) => node.id === id)!;
   return {
     profile: 'embedded',
     apiUrl: cluster.apiUrl,
     routerUrl: cluster.apiUrl,
-    nodes: cluster.nodes.map((node) => ({
-      id: node.id,
-      url: node.url,
-      stop: () => node.stop(),
-      crash: () => cluster.crashNode(node),
+    nodes: cluster.nodes.map(({ id }) => ({
+      id,
+      get url() {
+        return current(id).url;
+      },
+      stop: () => current(id).stop(),
+      crash: () => cluster.crashNode(current(id)),
+      restart: async () => {
+        await cluster.restartNode(id);
+      },
     })),
+    operationsEndpoints: () => [{ name: 'embedded', url: cluster.apiUrl }],
+    openPushJobs: async () => ({ log: cluster.pushLogs.jobs, close: async () => {} }),
     stop: () => cluster.stop(),
     async destroy() {
       await cluster.stop();
@@ -92,17 +136,28 @@ async function startProcesses(
   const name =
     options.dataDir === undefined ? Math.random().toString(36).slice(2, 10) : hashName(options.dataDir);
   const logDir = join(tmpdir(), `switchboard-cluster-${name}`);
+  const pushTopics = {
+    SWB_KAFKA_PUSH_TOPIC: `t-${name}-push`,
+    SWB_KAFKA_PUSH_DEAD_TOPIC: `t-${name}-push-dead`,
+  };
   const processes = await startClusterProcesses({
     env: {
+      ...pushTopics,
       SWB_TOKEN_SECRET: TEST_TOKEN_SECRET,
       SWB_REDIS_KEY_PREFIX: `t${name}:`,
       SWB_KAFKA_TOPIC: `t-${name}`,
+      // Kafka shares a group id across topics, so each cluster gets its own persister group.
+      SWB_PERSISTER_GROUP: `p-${name}`,
       SWB_KAFKA_PARTITIONS: '4',
       SWB_CASSANDRA_KEYSPACE: `t_${name}`,
       SWB_HEARTBEAT_INTERVAL_MS: '200',
       SWB_HEARTBEAT_TTL_MS: '600',
       SWB_LOG_LEVEL: process.env.SWB_TEST_LOG_LEVEL ?? 'info',
       ...buildPolicyEnv(policy),
+      ...buildRealtimeEnv(options.realtime ?? {}),
+      ...(options.largeGroupThreshold === undefined
+        ? {}
+        : { SWB_LARGE_GROUP_THRESHOLD: String(options.largeGroupThreshold) }),
     },
     chatNodes: options.chatNodes ?? 3,
     logDir,
@@ -115,6 +170,10 @@ async function startProcesses(
     },
     stop: () => processes.chatNodes[index]!.stop(),
     crash: () => processes.chatNodes[index]!.kill(),
+    restart: async () => {
+      await processes.chatNodes[index]!.stop();
+      await processes.restart(processes.chatNodes[index]!);
+    },
   });
   return {
     profile: 'cluster',
@@ -122,12 +181,53 @@ async function startProcesses(
     routerUrl: processes.routerUrl,
     nodes: processes.chatNodes.map((_, index) => nodeOf(index)),
     processes,
+    operationsEndpoints: () => [
+      { name: 'router', url: processes.routerUrl },
+      { name: 'api', url: processes.apiUrl },
+      { name: 'persister', url: processes.persister.operationsUrl },
+      ...processes.chatNodes.map((proc, index) => ({
+        name: `node-${index + 1}`,
+        url: proc.address.replace(/^ws/, 'http').replace(/\/ws$/, ''),
+      })),
+    ],
+    async openPushJobs() {
+      const logger = createLogger('test', { level: process.env.SWB_TEST_LOG_LEVEL ?? 'silent' });
+      const log = await connectPushJobLog(
+        readClusterConfig({ ...process.env, ...pushTopics }),
+        logger,
+        `test-${name}`,
+      );
+      return { log, close: () => log.close() };
+    },
     stop: () => processes.stop(),
     async destroy() {
       await processes.stop();
-      if (options.dataDir === undefined) rmSync(logDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) {
+        rmSync(logDir, { recursive: true, force: true });
+        await dropKeyspace(`t_${name}`);
+      }
     },
   };
+}
+
+/**
+ * Drops the keyspace of a finished test cluster. Every cluster start creates one, and the local
+ * Cassandra of deploy/local (1 GiB heap) ran out of memory holding about 1,400 leftover tables.
+ */
+async function dropKeyspace(keyspace: string): Promise<void> {
+  const client = new cassandra.Client({
+    contactPoints: (process.env.SWB_CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042').split(','),
+    localDataCenter: process.env.SWB_CASSANDRA_DC ?? 'datacenter1',
+  });
+  try {
+    await client.connect();
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { readTimeout: 60_000 });
+  } catch (err) {
+    // A leftover keyspace costs memory, not correctness, so the test result stands.
+    console.warn(`could not drop test keyspace ${keyspace}: ${(err as Error).message}`);
+  } finally {
+    await client.shutdown();
+  }
 }
 
 function hashName(key: string): string {

@@ -1,5 +1,16 @@
-import { MemoryStateStore, SwitchboardClient } from '@switchboard/client';
-import type { MessageFrame, ReceiptFrame } from '@switchboard/protocol';
+import {
+  MemoryStateStore,
+  SwitchboardClient,
+  type MembershipEvent,
+  type TypingEvent,
+} from '@switchboard/client';
+import type {
+  ErrorFrame,
+  MessageFrame,
+  NoticeFrame,
+  PresenceEntry,
+  ReceiptFrame,
+} from '@switchboard/protocol';
 import type { TestCluster, TestUser } from './cluster.ts';
 import { waitFor } from './cluster.ts';
 
@@ -9,6 +20,12 @@ export interface Device {
   state: MemoryStateStore;
   messages: MessageFrame[];
   receipts: ReceiptFrame[];
+  memberships: MembershipEvent[];
+  notices: NoticeFrame[];
+  presence: PresenceEntry[];
+  typing: TypingEvent[];
+  /** Error frames from the node; errors the client handled itself are left out. */
+  errors: ErrorFrame[];
   /** Waits until the device has emitted at least `count` messages of `conv`. */
   waitForMessages(conv: string, count: number, timeoutMs?: number): Promise<MessageFrame[]>;
   /** Waits for a receipt by `user` of `kind` at or above `seq`. */
@@ -38,6 +55,11 @@ export async function connectDevice(
     state,
     messages: [],
     receipts: [],
+    memberships: [],
+    notices: [],
+    presence: [],
+    typing: [],
+    errors: [],
     async waitForMessages(conv, count, timeoutMs = 10_000) {
       const of = () => device.messages.filter((message) => message.conv === conv);
       await waitFor(
@@ -60,6 +82,13 @@ export async function connectDevice(
   };
   client.on('message', (message) => device.messages.push(message));
   client.on('receipt', (receipt) => device.receipts.push(receipt));
+  client.on('membership', (event) => device.memberships.push(event));
+  client.on('notice', (notice) => device.notices.push(notice));
+  client.on('presence', (entry) => device.presence.push(entry));
+  client.on('typing', (event) => device.typing.push(event));
+  client.on('error', (error) => {
+    if (!(error instanceof Error)) device.errors.push(error);
+  });
   client.on('session', (session) => {
     user.accessToken = session.accessToken;
     user.refreshToken = session.refreshToken;
