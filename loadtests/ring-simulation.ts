@@ -67,6 +67,8 @@ interface RowResult {
   firstBuildMs: number;
   /** Median wall-clock milliseconds of the rebuilds, each after one node left. */
   rebuildMs: number;
+  /** Fastest wall-clock milliseconds of the same rebuilds, the least disturbed by other jobs. */
+  rebuildMinMs: number;
   /** Median CPU milliseconds (user plus system) of the same rebuilds. */
   rebuildCpuMs: number;
   rebuilds: number;
@@ -78,6 +80,8 @@ interface RowResult {
   peakRssMiB: number;
   /** Median wall-clock nanoseconds per ownerOf over LOOKUP_ROUNDS rounds. */
   lookupNs: number;
+  /** Fastest wall-clock round, in nanoseconds per ownerOf. */
+  lookupMinNs: number;
   /** Median CPU nanoseconds per ownerOf over the same rounds. */
   lookupCpuNs: number;
   users: number;
@@ -190,12 +194,14 @@ function measureRow(algorithm: RingAlgorithm, nodes: number, users: number): Row
     nodes,
     firstBuildMs,
     rebuildMs: median(rebuildTimes),
+    rebuildMinMs: Math.min(...rebuildTimes),
     rebuildCpuMs: median(rebuildCpuTimes),
     rebuilds,
     retainedMiB,
     buildAllocatedMiB,
     peakRssMiB,
     lookupNs: lookups.wallNs,
+    lookupMinNs: lookups.minWallNs,
     lookupCpuNs: lookups.cpuNs,
     users,
     ...balance,
@@ -207,8 +213,8 @@ function cpuMicroseconds(usage: NodeJS.CpuUsage): number {
   return usage.user + usage.system;
 }
 
-/** Times ownerOf over pre-built user ids, and returns the median nanoseconds per lookup. */
-function timeLookups(ring: Ring, count: number): { wallNs: number; cpuNs: number } {
+/** Times ownerOf over pre-built user ids, and returns nanoseconds per lookup. */
+function timeLookups(ring: Ring, count: number): { wallNs: number; minWallNs: number; cpuNs: number } {
   // JSON round-trip flattens the template strings, as ids parsed from a request are flat.
   const userIds = JSON.parse(
     JSON.stringify(Array.from({ length: count }, (_, i) => `user-${i * 7919}`)),
@@ -226,7 +232,7 @@ function timeLookups(ring: Ring, count: number): { wallNs: number; cpuNs: number
     cpuRounds.push((cpuMicroseconds(process.cpuUsage(cpuBefore)) * 1e3) / userIds.length);
   }
   if (checksum === 0) throw new Error('lookups returned no owners');
-  return { wallNs: median(wallRounds), cpuNs: median(cpuRounds) };
+  return { wallNs: median(wallRounds), minWallNs: Math.min(...wallRounds), cpuNs: median(cpuRounds) };
 }
 
 /**
@@ -393,27 +399,101 @@ async function runChild<T>(args: string[], label: string): Promise<T> {
   return JSON.parse(output.trim().split('\n').pop()!) as T;
 }
 
+/** Formats a number with grouping. A negative zero, as a memory delta below GC noise gives, prints as 0. */
 function formatNumber(value: number, digits: number): string {
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const rounded = Number(value.toFixed(digits));
+  return (rounded === 0 ? 0 : value).toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** Targets at the largest node count, as [label, check, cell] per row of the summary. */
+const TARGETS: [string, (row: RowResult) => boolean, (row: RowResult) => string][] = [
+  [
+    'rebuild after a membership change: at most 100 ms',
+    (row) => row.rebuildMs <= 100,
+    (row) =>
+      `${formatNumber(row.rebuildMs, 1)} ms median, ${formatNumber(row.rebuildMinMs, 1)} fastest, ` +
+      `${formatNumber(row.rebuildCpuMs, 1)} CPU (first build ${formatNumber(row.firstBuildMs, 1)})`,
+  ],
+  [
+    'rebuild memory: at most 64 MB',
+    (row) => Math.max(row.retainedMiB, row.buildAllocatedMiB, row.peakRssMiB) * 2 ** 20 <= 64e6,
+    (row) =>
+      `${formatNumber(row.retainedMiB, 1)} MiB retained, ${formatNumber(row.buildAllocatedMiB, 1)} allocated, ` +
+      `${formatNumber(row.peakRssMiB, 1)} peak RSS growth`,
+  ],
+  [
+    'lookup: at most 1 microsecond',
+    (row) => row.lookupNs <= 1000,
+    (row) =>
+      `${formatNumber(row.lookupNs, 0)} ns median, ${formatNumber(row.lookupMinNs, 0)} fastest, ` +
+      `${formatNumber(row.lookupCpuNs, 0)} CPU`,
+  ],
+  [
+    'max over mean users per node: at most 1.10',
+    (row) => row.maxOverMean <= 1.1,
+    (row) =>
+      `${formatNumber(row.maxOverMean, 3)} over ${formatNumber(row.users, 0)} users ` +
+      `(uniform floor ${formatNumber(row.floorMaxOverMean, 3)})`,
+  ],
+  [
+    'users moved by a join or leave: at most 1.1 times ideal, only to or from that node',
+    (row) =>
+      row.joinMovedOverIdeal <= 1.1 &&
+      row.leaveMovedOverIdeal <= 1.1 &&
+      row.joinMovedElsewhere === 0 &&
+      row.leaveMovedFromOthers === 0,
+    (row) =>
+      `join ${formatNumber(row.joinMovedOverIdeal, 3)}, leave ${formatNumber(row.leaveMovedOverIdeal, 3)}, ` +
+      `${row.joinMovedElsewhere + row.leaveMovedFromOthers} moved between other nodes`,
+  ],
+  [
+    'a node of weight 2 gets about twice the users (1.9 to 2.1)',
+    (row) => row.weightRatio >= 1.9 && row.weightRatio <= 2.1,
+    (row) => `${formatNumber(row.weightRatio, 3)} times`,
+  ],
+];
+
+/** Formats the targets against the rows of the largest node count, or nothing without one. */
+function formatSummaryTable(rows: RowResult[]): string {
+  const nodes = Math.max(...rows.map((row) => row.nodes));
+  const largest = ALGORITHMS.map((algorithm) =>
+    rows.find((row) => row.algorithm === algorithm && row.nodes === nodes),
+  ).filter((row) => row !== undefined);
+  if (largest.length === 0) return '';
+
+  const lines = [
+    `| target at ${formatNumber(nodes, 0)} nodes | ${largest.map((row) => `${row.algorithm} | met`).join(' | ')} |`,
+    `| --- | ${largest.map(() => '--- | ---').join(' | ')} |`,
+  ];
+  for (const [label, check, cell] of TARGETS) {
+    const cells = largest.map((row) => `${cell(row)} | ${check(row) ? 'yes' : 'no'}`);
+    lines.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
 
 function formatCostTable(rows: RowResult[]): string {
   const lines = [
-    '| algorithm | nodes | rebuild ms | rebuild CPU ms | rebuilds | first build ms | retained MiB | allocated in build MiB | peak RSS growth MiB | lookup ns | lookup CPU ns |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| algorithm | nodes | rebuilds | rebuild ms | fastest rebuild ms | rebuild CPU ms | first build ms | retained MiB | allocated in build MiB | peak RSS growth MiB | lookup ns | fastest lookup ns | lookup CPU ns |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
     const cells = [
       row.algorithm,
       formatNumber(row.nodes, 0),
-      formatNumber(row.rebuildMs, 1),
-      formatNumber(row.rebuildCpuMs, 1),
       String(row.rebuilds),
+      formatNumber(row.rebuildMs, 1),
+      formatNumber(row.rebuildMinMs, 1),
+      formatNumber(row.rebuildCpuMs, 1),
       formatNumber(row.firstBuildMs, 1),
       formatNumber(row.retainedMiB, 1),
       formatNumber(row.buildAllocatedMiB, 1),
       formatNumber(row.peakRssMiB, 1),
       formatNumber(row.lookupNs, 0),
+      formatNumber(row.lookupMinNs, 0),
       formatNumber(row.lookupCpuNs, 0),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
@@ -444,9 +524,17 @@ function formatPlacementTable(rows: RowResult[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Returns the spread that the gaps next to each point predict: 1/sqrt(2 V) with one probe,
+ * where a point captures half of each neighbouring gap, and about 1/sqrt(4 V k) with k probes.
+ */
+function modelSpread(vnodes: number, probes: number): number {
+  return probes === 1 ? 1 / Math.sqrt(2 * vnodes) : 1 / Math.sqrt(4 * vnodes * probes);
+}
+
 function formatSweepTable(results: SweepResult[]): string {
   const lines = [
-    `| vnodes | probes | points at ${formatNumber(SWEEP_NODES, 0)} nodes | rebuild ms | rebuild CPU ms | retained MiB | lookup ns | lookup CPU ns | ring spread | 1 / sqrt(4 × vnodes × probes) |`,
+    `| vnodes | probes | points at ${formatNumber(SWEEP_NODES, 0)} nodes | rebuild ms | rebuild CPU ms | retained MiB | lookup ns | lookup CPU ns | ring spread | model spread |`,
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const result of results) {
@@ -460,7 +548,7 @@ function formatSweepTable(results: SweepResult[]): string {
       formatNumber(result.lookupNs, 0),
       formatNumber(result.lookupCpuNs, 0),
       `${formatNumber(result.ringSpread * 100, 2)}%`,
-      `${formatNumber(100 / Math.sqrt(4 * result.vnodes * result.probes), 2)}%`,
+      `${formatNumber(modelSpread(result.vnodes, result.probes) * 100, 2)}%`,
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -487,6 +575,8 @@ function formatResults(
     '',
     `Measured on ${date} with \`npx tsx loadtests/ring-simulation.ts\` (${formatNumber(minutes, 1)} min) on ${machine}.`,
     `The machine is shared: its load average at the start was ${load} (1, 5 and 15 min).`,
+    '',
+    formatSummaryTable(rows),
     '',
     formatCostTable(rows),
     '',
@@ -544,7 +634,7 @@ async function main(): Promise<void> {
   }
   const minutes = (performance.now() - started) / 60_000;
 
-  console.log(`${formatCostTable(rows)}\n\n${formatPlacementTable(rows)}`);
+  console.log(`${formatSummaryTable(rows)}\n\n${formatCostTable(rows)}\n\n${formatPlacementTable(rows)}`);
   if (sweep.length > 0) console.log(`\n${formatSweepTable(sweep)}`);
   if (OUTPUT === '-') return;
   writeResults(formatResults(rows, sweep, describeMachine(), loadAtStart, minutes));
