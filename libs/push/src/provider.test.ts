@@ -93,6 +93,17 @@ describe('validateWebPushEndpoint', () => {
     );
     expect(validateWebPushEndpoint('https://a.push.example/1', ['*.push.example'])).toBeNull();
   });
+
+  it('allows a port only for a host listed exactly', () => {
+    expect(validateWebPushEndpoint('https://127.0.0.1:8443/push/1', ['127.0.0.1'])).toBeNull();
+    expect(validateWebPushEndpoint('https://fcm.googleapis.com:443/x', DEFAULT_WEB_PUSH_HOSTS)).toBeNull();
+    expect(validateWebPushEndpoint('https://fcm.googleapis.com:22/x', DEFAULT_WEB_PUSH_HOSTS)).toBe(
+      'endpoint must not name a port, got 22 for fcm.googleapis.com',
+    );
+    expect(validateWebPushEndpoint('https://a.push.example:8443/1', ['*.push.example'])).toBe(
+      'endpoint must not name a port, got 8443 for a.push.example',
+    );
+  });
 });
 
 describe('validateWebPushKeys', () => {
@@ -105,6 +116,11 @@ describe('validateWebPushKeys', () => {
 
   it('rejects a short p256dh', () => {
     expect(validateWebPushKeys({ p256dh: 'BAAA', auth })).toMatch(/keys.p256dh/);
+  });
+
+  it('rejects a p256dh that is not a point on the curve', () => {
+    const offCurve = Buffer.concat([Buffer.from([0x04]), Buffer.alloc(64, 1)]).toString('base64url');
+    expect(validateWebPushKeys({ p256dh: offCurve, auth })).toMatch(/keys.p256dh/);
   });
 
   it('rejects a long auth secret', () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, ECDH } from 'node:crypto';
 import type { PushTarget } from '@switchboard/core';
 
 /** The content of one push notification, the same for every provider. */
@@ -86,6 +86,12 @@ export function validateWebPushEndpoint(url: string, allowedHosts: readonly stri
   if (parsed.protocol === 'http:' && (!exact || DEFAULT_WEB_PUSH_HOSTS.includes(host))) {
     return `endpoint must use https, got http for ${host}`;
   }
+  // URL drops the scheme's default port, so `parsed.port` is set only for another port. Public
+  // push services listen on 443 alone, and any other port would let an endpoint reach other
+  // services of an allowed host.
+  if (parsed.port !== '' && (!exact || DEFAULT_WEB_PUSH_HOSTS.includes(host))) {
+    return `endpoint must not name a port, got ${parsed.port} for ${host}`;
+  }
   return null;
 }
 
@@ -105,7 +111,7 @@ function suffixOf(entry: string): string {
 export function validateWebPushKeys(keys: { p256dh: string; auth: string } | undefined): string | null {
   if (keys === undefined || keys === null) return 'keys are missing';
   const p256dh = decodeBase64Url(keys.p256dh);
-  if (p256dh === null || p256dh.length !== 65 || p256dh[0] !== 0x04) {
+  if (p256dh === null || p256dh.length !== 65 || p256dh[0] !== 0x04 || !isP256Point(p256dh)) {
     return 'keys.p256dh must be an uncompressed P-256 public key (65 bytes, base64url)';
   }
   const auth = decodeBase64Url(keys.auth);
@@ -113,6 +119,16 @@ export function validateWebPushKeys(keys: { p256dh: string; auth: string } | und
     return 'keys.auth must be a 16-byte secret (base64url)';
   }
   return null;
+}
+
+/** True when `key` is a point on the P-256 curve, which encryption for the subscription needs. */
+function isP256Point(key: Buffer): boolean {
+  try {
+    ECDH.convertKey(key, 'prime256v1');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function decodeBase64Url(value: unknown): Buffer | null {

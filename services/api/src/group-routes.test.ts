@@ -217,6 +217,21 @@ describe('group routes', () => {
     expect(errorOf(response).code).toBe(ErrorCode.UserNotFound);
   });
 
+  it('rejects an admin removing themselves', async () => {
+    const group = await createGroup(alice);
+
+    const response = await request(alice, 'DELETE', `/v1/groups/${group.id}/members/${alice.user.id}`);
+    const seen = await request(alice, 'GET', `/v1/groups/${group.id}`);
+
+    expect(response.statusCode).toBe(400);
+    expect(errorOf(response).code).toBe(ErrorCode.RequestInvalid);
+    expect(seen.statusCode).toBe(200);
+    expect(seen.json<GroupDetails>().members).toEqual([
+      { user: alice.user.id, role: 'admin', joinedSeq: 0 },
+      { user: bob.user.id, role: 'member', joinedSeq: 0 },
+    ]);
+  });
+
   it('hands admin to the earliest member when the last admin leaves', async () => {
     const group = await createGroup(alice);
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { GroupService } from '@switchboard/core';
-import type { GroupKind } from '@switchboard/protocol';
+import { InvalidRequestError, type GroupService } from '@switchboard/core';
+import { ErrorCode, type GroupKind } from '@switchboard/protocol';
 import { callerId } from './authenticate.ts';
 import {
   API_BODY_LIMIT_BYTES,
@@ -226,20 +226,32 @@ export function registerGroupRoutes(app: FastifyInstance, groups: GroupService):
     {
       schema: {
         summary: 'Remove a member from a group',
-        description: 'Admins only. The removed member receives nothing sent after the removal.',
+        description:
+          'Admins only. The removed member receives nothing sent after the removal. Callers ' +
+          'leave with POST /v1/groups/:id/leave instead of removing themselves.',
         tags: ['groups'],
         security: BEARER_SECURITY,
         params: MEMBER_PARAMS,
-        response: CHANGE_RESPONSES,
+        response: { ...CHANGE_RESPONSES, 400: ERROR_RESPONSES[400] },
       },
     },
-    async (request) =>
-      groups.removeMember(
-        callerId(request),
+    async (request) => {
+      const caller = callerId(request);
+      // Removing oneself would skip the admin handover of leave, so the last admin could leave
+      // a group that nobody may change any more.
+      if (request.params.userId === caller) {
+        throw new InvalidRequestError(
+          ErrorCode.RequestInvalid,
+          'a caller cannot remove themselves; use POST /v1/groups/:id/leave',
+        );
+      }
+      return groups.removeMember(
+        caller,
         conversationOf(request.params.id),
         request.params.userId,
         GROUP_MEMBERS_LISTED,
-      ),
+      );
+    },
   );
 
   app.patch<{ Params: MemberParams; Body: { role: 'admin' } }>(

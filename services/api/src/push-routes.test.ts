@@ -129,6 +129,15 @@ describe('push routes', () => {
       expect(stored[0]).toMatchObject({ keys: { auth: newAuth } });
     });
 
+    it('stores one subscription for two spellings of an endpoint', async () => {
+      const first = await subscribe(alice, webPush());
+      const again = await subscribe(alice, webPush(' HTTPS://FCM.googleapis.com:443/fcm/send/abc123\n'));
+
+      expect(again.statusCode).toBe(201);
+      expect(again.json<SubscriptionView>()).toEqual(first.json<SubscriptionView>());
+      expect(await list(alice)).toEqual([first.json<SubscriptionView>()]);
+    });
+
     it('gives two users of one token separate subscriptions', async () => {
       await subscribe(alice, { kind: 'fcm', token: FCM_TOKEN });
       await subscribe(bob, { kind: 'fcm', token: FCM_TOKEN });

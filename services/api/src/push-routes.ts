@@ -401,9 +401,11 @@ function parseTarget(body: SubscriptionBody, allowedHosts: readonly string[]): P
     if (endpointError !== null) throw new InvalidRequestError(ErrorCode.PushEndpointInvalid, endpointError);
     const keysError = validateWebPushKeys(body.keys);
     if (keysError !== null) throw new InvalidRequestError(ErrorCode.PushKeysInvalid, keysError);
+    // The serialized URL is stored, so that spellings of one endpoint (host case, a default
+    // port, white space that URL parsing drops) share one subscription id.
     return {
       kind: 'webpush',
-      endpoint: body.endpoint,
+      endpoint: new URL(body.endpoint).href,
       keys: { p256dh: body.keys.p256dh, auth: body.keys.auth },
     };
   }
