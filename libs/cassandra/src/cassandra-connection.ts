@@ -30,6 +30,13 @@ export async function openClient(options: ResolvedOptions, logger: Logger): Prom
     contactPoints,
     localDataCenter: options.localDataCenter,
     ...options.clientOptions,
+    policies: {
+      // The driver's default waits up to 10 minutes between attempts to reach a node that went
+      // down, so a restarted Cassandra stayed unused long after it was back. 5 s at most keeps
+      // that window short at a cost of one connection attempt per node every 5 s while it is down.
+      reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 5000, false),
+      ...options.clientOptions.policies,
+    },
     queryOptions: {
       consistency: CONSISTENCY_LEVELS[options.consistency],
       serialConsistency: SERIAL_CONSISTENCY_LEVELS[options.serialConsistency],

@@ -79,8 +79,11 @@ async function underTraffic(fault: () => Promise<void>, afterMs = 3000): Promise
   return acked.length - before;
 }
 
-/** Reads a conversation's whole history through the API, oldest first. */
-async function readHistory(user: TestUser, conv: string): Promise<Array<{ seq: number; body: string }>> {
+/** Reads a conversation's whole history through the API, oldest first; null on a 503. */
+async function readHistory(
+  user: TestUser,
+  conv: string,
+): Promise<Array<{ seq: number; body: string }> | null> {
   const all: Array<{ seq: number; body: string }> = [];
   let cursor: string | null = null;
   do {
@@ -88,6 +91,7 @@ async function readHistory(user: TestUser, conv: string): Promise<Array<{ seq: n
     const response = await fetch(`${cluster.apiUrl}/v1/conversations/${conv}/messages?${query}`, {
       headers: { authorization: `Bearer ${user.accessToken}` },
     });
+    if (response.status === 503) return null;
     if (response.status !== 200)
       throw new Error(`history failed: ${response.status} ${await response.text()}`);
     const page = (await response.json()) as {
@@ -111,7 +115,10 @@ async function expectNothingLostOrDoubled(): Promise<void> {
     let stored: Array<{ seq: number; body: string }> = [];
     await waitFor(
       async () => {
-        stored = await readHistory(pair.sender, pair.conv);
+        const history = await readHistory(pair.sender, pair.conv);
+        // A 503 while the store reconnects is retryable, as a client would treat it.
+        if (history === null) return false;
+        stored = history;
         return stored.length >= expected.length;
       },
       `history of ${pair.conv} to hold ${expected.length} acknowledged messages`,
