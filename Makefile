@@ -32,6 +32,8 @@ test-cluster: install infra-up ## Run the integration and fault suites on the cl
 	SWB_TEST_PROFILE=cluster SWB_REQUIRE_ENGINES=1 npx vitest run services/launcher --maxWorkers=1
 
 test: lint typecheck infra-up ## Run every check and test, on both profiles, against real engines
+	@# Installed here, once, so that browser test files running in parallel never race on apt.
+	@scripts/install-chromium.sh
 	SWB_REQUIRE_ENGINES=1 npx vitest run
 	SWB_TEST_PROFILE=cluster SWB_REQUIRE_ENGINES=1 npx vitest run services/launcher --maxWorkers=1
 

@@ -32,7 +32,9 @@ async function open(user: TestUser): Promise<RawSocket> {
   const opened = await RawSocket.open(route.url, user.accessToken);
   if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
   sockets.push(opened.socket);
-  await opened.socket.next('welcome');
+  // The welcome waits for the user's stream head, which a first connection may re-seed from the
+  // store; on a loaded machine that took over 5 s once.
+  await opened.socket.next('welcome', () => true, 15_000);
   return opened.socket;
 }
 
