@@ -5,7 +5,7 @@ import type { SwitchboardMetrics } from './metrics.ts';
 import { startOperationsServer } from './operations-server.ts';
 
 export interface ConsumerOperationsOptions {
-  /** Whether the log consumer runs; the service is not ready while it does not. */
+  /** Whether the log consumer runs. The service is not ready while it does not. */
   running: () => boolean;
   /** Returns the records the consumer group has not committed, such as `KafkaLog.lag(group)`. */
   readLag: () => Promise<number>;

@@ -2,7 +2,7 @@ import { createECDH } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The contact a push service may use when none is configured; operators set their own. */
+/** Contact address for push services when none is configured. Operators set their own. */
 export const DEFAULT_VAPID_SUBJECT = 'mailto:operator@switchboard.invalid';
 
 type Env = Record<string, string | undefined>;
@@ -39,13 +39,15 @@ function loadOrCreateVapidKeys(dataDir: string): VapidKeys {
     if (typeof stored.publicKey === 'string' && typeof stored.privateKey === 'string') {
       return { publicKey: stored.publicKey, privateKey: stored.privateKey };
     }
-    throw new Error(`${path} does not hold a publicKey and a privateKey; delete it to make a new pair`);
+    throw new Error(
+      `${path} is invalid: expected a publicKey and a privateKey. Delete it to make a new pair`,
+    );
   }
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   const keys: VapidKeys = {
     publicKey: ecdh.getPublicKey().toString('base64url'),
-    // A scalar with leading zero bytes comes back shorter; the key format wants all 32 bytes.
+    // A scalar with leading zero bytes comes back shorter, and the key format expects 32 bytes.
     privateKey: Buffer.concat([Buffer.alloc(32), ecdh.getPrivateKey()])
       .subarray(-32)
       .toString('base64url'),
