@@ -287,7 +287,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
       return next;
     },
     async stop() {
-      await http.close();
+      await closeHttp(http);
       for (const node of nodes) if (!crashed.has(node)) await node.stop();
       await membership.stop();
       await lag.stop();
@@ -301,6 +301,19 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
       await bus.close();
     },
   };
+}
+
+/**
+ * Closes the HTTP app and cuts the connections still open after `graceMs`. Fastify waits for
+ * every open request, and a client that left one open held a test's cluster stop past 30 s.
+ */
+async function closeHttp(http: FastifyInstance, graceMs = 2000): Promise<void> {
+  const timer = setTimeout(() => http.server.closeAllConnections(), graceMs);
+  try {
+    await http.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Reads the token secret kept in the data directory, creating it on first start. */
