@@ -207,7 +207,7 @@ export class Messenger {
     // Sends of one user take their numbers and reach the log in the order they arrived. They
     // run concurrently otherwise, and a send that waits on a store read (the first message to
     // a peer) would let a later one take a lower number. All of a user's devices connect to
-    // the node that owns the user, so one node sees all of the user's sends. Only the steps
+    // the node that owns the user, so one node receives all of the user's sends. Only the steps
     // up to the append wait; the appends themselves still share group commits.
     const previous = this.#sendTurns.get(user);
     let endTurn!: () => void;

@@ -33,7 +33,7 @@ async function open(user: TestUser): Promise<RawSocket> {
   if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
   sockets.push(opened.socket);
   // The welcome waits for the user's stream head, which a first connection may re-seed from the
-  // store; on a loaded machine that took over 15 s once.
+  // store. On a loaded machine that took over 15 s once.
   await opened.socket.next('welcome', () => true, 30_000);
   return opened.socket;
 }

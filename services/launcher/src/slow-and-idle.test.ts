@@ -32,8 +32,8 @@ beforeAll(async () => {
     policy: {
       sendBufferBytes: SEND_BUFFER_BYTES,
       framesPerSecond: 100_000,
-      // Long enough for 3,000 sends of one user to finish while the reader is paused and answers
-      // no pings: each send takes its number only after the user's previous one.
+      // Long enough for 3,000 sends of one user to finish while the paused reader replies to no
+      // pings, because each send takes its number only after the user's previous one.
       idleTimeoutSeconds: 30,
       maxBodyBytes: 4000,
     },
