@@ -75,6 +75,14 @@ export interface TestCluster {
 
 const FAST_POLICY: Partial<ConnectionPolicy> = { rebalanceWindowMs: 200, drainWindowMs: 200 };
 
+/**
+ * Heartbeats of the test clusters' chat nodes. The TTL is shorter than the default (3 s) so that a
+ * crashed node leaves the ring soon, but long enough that a busy machine running several test files
+ * does not expire a live node: a 600 ms TTL once moved a user's owner for a moment, and the new
+ * owner, holding none of the user's connections, took a foreground user for an away one.
+ */
+const TEST_HEARTBEAT = { intervalMs: 250, ttlMs: 2000 };
+
 /** Starts a cluster of the test profile on free loopback ports with fresh data. */
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const policy = { ...FAST_POLICY, ...options.policy };
@@ -93,8 +101,8 @@ async function startEmbedded(
     chatNodes: options.chatNodes ?? 2,
     chatPortBase: 0,
     tokenSecret: TEST_TOKEN_SECRET,
-    heartbeatIntervalMs: 200,
-    heartbeatTtlMs: 600,
+    heartbeatIntervalMs: TEST_HEARTBEAT.intervalMs,
+    heartbeatTtlMs: TEST_HEARTBEAT.ttlMs,
     logger: createLogger('test', { level: process.env.SWB_TEST_LOG_LEVEL ?? 'silent' }),
     policy,
     ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
@@ -150,8 +158,8 @@ async function startProcesses(
       SWB_PERSISTER_GROUP: `p-${name}`,
       SWB_KAFKA_PARTITIONS: '4',
       SWB_CASSANDRA_KEYSPACE: `t_${name}`,
-      SWB_HEARTBEAT_INTERVAL_MS: '200',
-      SWB_HEARTBEAT_TTL_MS: '600',
+      SWB_HEARTBEAT_INTERVAL_MS: String(TEST_HEARTBEAT.intervalMs),
+      SWB_HEARTBEAT_TTL_MS: String(TEST_HEARTBEAT.ttlMs),
       SWB_LOG_LEVEL: process.env.SWB_TEST_LOG_LEVEL ?? 'info',
       ...buildPolicyEnv(policy),
       ...buildRealtimeEnv(options.realtime ?? {}),
