@@ -76,10 +76,9 @@ export interface TestCluster {
 const FAST_POLICY: Partial<ConnectionPolicy> = { rebalanceWindowMs: 200, drainWindowMs: 200 };
 
 /**
- * Heartbeats of the test clusters' chat nodes. The TTL is shorter than the default (3 s) so that a
- * crashed node leaves the ring soon, but long enough that a busy machine running several test files
- * does not expire a live node: a 600 ms TTL once moved a user's owner for a moment, and the new
- * owner, holding none of the user's connections, took a foreground user for an away one.
+ * Heartbeat settings of the test clusters' chat nodes. A TTL under the default (3 s) lets a
+ * crashed node leave the ring soon. A 600 ms TTL expired live nodes on a busy CI machine, and
+ * the user's new owner, which had none of the user's connections, appended push jobs.
  */
 const TEST_HEARTBEAT = { intervalMs: 250, ttlMs: 2000 };
 
