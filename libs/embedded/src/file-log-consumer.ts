@@ -9,6 +9,8 @@ export interface FileLogConsumerOptions {
   offset: number;
   handler: (records: unknown[]) => Promise<void>;
   maxBatchRecords: number;
+  /** Pause after a batch shorter than `maxBatchRecords`, in milliseconds; 0 reads again at once. */
+  batchDelayMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
   segments: () => readonly Segment[];
@@ -87,6 +89,11 @@ export class FileLogConsumer implements LogConsumer {
 
         this.#offset += records.length;
         await this.#retry('log offset commit failed', () => this.#options.commit(this.#offset));
+        if (this.#options.batchDelayMs > 0 && records.length < this.#options.maxBatchRecords) {
+          await sleep(this.#options.batchDelayMs, undefined, { signal: this.#abort.signal }).catch(
+            () => undefined,
+          );
+        }
       }
     } finally {
       await cursor.close();

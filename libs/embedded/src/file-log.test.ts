@@ -199,6 +199,22 @@ describe('FileLog', () => {
     expect(records.map((entry) => entry.seq)).toEqual(Array.from({ length: 100 }, (_, index) => index + 1));
   });
 
+  it('gathers records during the batch delay', async () => {
+    const log = await open({ batchDelayMs: 300 });
+    const batches: number[][] = [];
+    const consumer = await log.consume('reader', async (batch) => {
+      batches.push(batch.map((entry) => entry.seq));
+    });
+    await log.append([message(1)]);
+    await waitFor(() => batches.length === 1, 'the first batch');
+
+    for (let seq = 2; seq <= 6; seq += 1) await log.append([message(seq)]);
+    await waitFor(() => batches.flat().length === 6, 'six records');
+    await consumer.stop();
+
+    expect(batches).toEqual([[1], [2, 3, 4, 5, 6]]);
+  });
+
   it('rejects a second consumer per group', async () => {
     const log = await open();
     const consumer = await log.consume('reader', async () => {});
@@ -224,5 +240,6 @@ describe('FileLog', () => {
 
   it('rejects invalid options at open', async () => {
     await expect(openLog(dir, { segmentBytes: 0 })).rejects.toMatchObject({ variable: 'segmentBytes' });
+    await expect(openLog(dir, { batchDelayMs: -1 })).rejects.toMatchObject({ variable: 'batchDelayMs' });
   });
 });

@@ -22,6 +22,11 @@ export interface FileLogOptions {
   segmentBytes?: number;
   /** Maximum number of records handed to a consumer's handler at once; default 500. */
   maxBatchRecords?: number;
+  /**
+   * Pause in milliseconds after a consumer handled a batch shorter than `maxBatchRecords`, so
+   * that records gather into fewer, larger batches; default 0. Delays each record by up to it.
+   */
+  batchDelayMs?: number;
   /** First delay in milliseconds before a rejected batch is retried; default 100. */
   retryInitialMs?: number;
   /** Maximum delay in milliseconds between retries of a rejected batch; default 5000. */
@@ -59,6 +64,7 @@ export class FileLog<R extends object = LogRecord> implements DurableLog<R> {
   readonly #groupsDir: string;
   readonly #segmentBytes: number;
   readonly #maxBatchRecords: number;
+  readonly #batchDelayMs: number;
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
   readonly #logger: Logger;
@@ -79,6 +85,7 @@ export class FileLog<R extends object = LogRecord> implements DurableLog<R> {
     this.#groupsDir = join(options.dir, 'groups');
     this.#segmentBytes = options.segmentBytes;
     this.#maxBatchRecords = options.maxBatchRecords;
+    this.#batchDelayMs = options.batchDelayMs;
     this.#retryInitialMs = options.retryInitialMs;
     this.#retryMaxMs = options.retryMaxMs;
     this.#logger = options.logger;
@@ -152,6 +159,7 @@ export class FileLog<R extends object = LogRecord> implements DurableLog<R> {
       // Records are read back from the JSON that `append` wrote, so they are of type R.
       handler: handler as (records: unknown[]) => Promise<void>,
       maxBatchRecords: this.#maxBatchRecords,
+      batchDelayMs: this.#batchDelayMs,
       retryInitialMs: this.#retryInitialMs,
       retryMaxMs: this.#retryMaxMs,
       segments: () => this.#segments,
@@ -336,6 +344,7 @@ function resolveOptions(options: FileLogOptions): Required<FileLogOptions> {
     dir: options.dir,
     segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
     maxBatchRecords: options.maxBatchRecords ?? 500,
+    batchDelayMs: options.batchDelayMs ?? 0,
     retryInitialMs: options.retryInitialMs ?? 100,
     retryMaxMs: options.retryMaxMs ?? 5_000,
     logger: options.logger ?? createLogger('file-log'),
@@ -348,6 +357,12 @@ function resolveOptions(options: FileLogOptions): Required<FileLogOptions> {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ConfigError(name, `expected a positive integer, got ${String(value)}`);
     }
+  }
+  if (!Number.isSafeInteger(resolved.batchDelayMs) || resolved.batchDelayMs < 0) {
+    throw new ConfigError(
+      'batchDelayMs',
+      `expected a non-negative integer, got ${String(resolved.batchDelayMs)}`,
+    );
   }
   return resolved;
 }

@@ -22,18 +22,36 @@ interface ReservationRow {
 
 type Positions = Array<{ user: string; pos: number }>;
 
+interface PendingReserve {
+  request: ReserveRequest;
+  resolve(reservation: Reservation): void;
+  reject(err: unknown): void;
+}
+
+type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; error: unknown };
+
 /**
  * The Sequencer of the embedded profile, over the database of SqliteStore.
  *
  * Each new value is the larger of the stored counter and the highest stored row, plus one,
  * so a counter that was lost or rolled back still never hands out a number again.
+ *
+ * Reserves that arrive in one event-loop turn share one transaction, so a burst of sends pays
+ * for one commit instead of one per message.
  */
 export class SqliteSequencer implements Sequencer {
   readonly #release: () => void;
   readonly #reservationTtlMs: number;
   readonly #statements;
-  readonly #reserve: (request: ReserveRequest) => Reservation;
+  readonly #reserveBatch: (batch: PendingReserve[]) => ReserveOutcome[];
+  #pending: PendingReserve[] = [];
   readonly #nextPositions: (users: string[]) => Positions;
+  /**
+   * Conversations and users whose stored counter was already checked against their highest stored
+   * row in this process. From then on every row comes from this counter, so the check is skipped.
+   */
+  readonly #checkedConversations = new BoundedSet(CHECKED_LIMIT);
+  readonly #checkedUsers = new BoundedSet(CHECKED_LIMIT);
   /** Time, in the callers' clock, of the last pruning of old reservations. */
   #prunedAt = -Infinity;
 
@@ -41,14 +59,26 @@ export class SqliteSequencer implements Sequencer {
     this.#release = release;
     this.#reservationTtlMs = options.reservationTtlMs ?? 24 * 60 * 60 * 1000;
     this.#statements = prepareStatements(db);
-    this.#reserve = db.transaction((request: ReserveRequest) =>
-      this.#reserveInTransaction(request),
+    this.#reserveBatch = db.transaction((batch: PendingReserve[]) =>
+      batch.map((pending): ReserveOutcome => {
+        try {
+          return { ok: true, reservation: this.#reserveInTransaction(pending.request) };
+        } catch (error) {
+          // Both are thrown before the reserve writes anything, so the batch can go on. Any other
+          // error rolls back the whole batch and rejects every reserve in it.
+          if (error instanceof ConflictError || error instanceof NotFoundError) return { ok: false, error };
+          throw error;
+        }
+      }),
     ).immediate;
     this.#nextPositions = db.transaction((users: string[]) => this.#takePositions(users)).immediate;
   }
 
-  async reserve(request: ReserveRequest): Promise<Reservation> {
-    return this.#reserve(request);
+  reserve(request: ReserveRequest): Promise<Reservation> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ request, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flushReserves());
+    });
   }
 
   async nextPositions(users: string[]): Promise<Positions> {
@@ -62,7 +92,28 @@ export class SqliteSequencer implements Sequencer {
   }
 
   async close(): Promise<void> {
+    this.#flushReserves();
     this.#release();
+  }
+
+  /** Commits the waiting reserves in one transaction, then settles each one. */
+  #flushReserves(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let outcomes: ReserveOutcome[];
+    try {
+      outcomes = this.#reserveBatch(batch);
+    } catch (err) {
+      // The commit failed (a full disk, a closed database), so no reservation of the batch exists.
+      for (const pending of batch) pending.reject(err);
+      return;
+    }
+    outcomes.forEach((outcome, index) => {
+      const pending = batch[index]!;
+      if (outcome.ok) pending.resolve(outcome.reservation);
+      else pending.reject(outcome.error);
+    });
   }
 
   #reserveInTransaction(request: ReserveRequest): Reservation {
@@ -85,7 +136,12 @@ export class SqliteSequencer implements Sequencer {
     if (conversation === undefined) {
       throw new NotFoundError(ErrorCode.ConversationNotFound, `conversation ${request.conv} does not exist`);
     }
-    const seq = Math.max(conversation.last_seq, statements.maxSeq.get(request.conv)!.value) + 1;
+    let last = conversation.last_seq;
+    if (!this.#checkedConversations.has(request.conv)) {
+      last = Math.max(last, statements.maxSeq.get(request.conv)!.value);
+      this.#checkedConversations.add(request.conv);
+    }
+    const seq = last + 1;
     statements.setLastSeq.run(seq, request.conv);
 
     const positions = this.#takePositions(request.targets);
@@ -105,8 +161,12 @@ export class SqliteSequencer implements Sequencer {
   #takePositions(users: string[]): Positions {
     const statements = this.#statements;
     return [...new Set(users)].map((user) => {
-      const counter = statements.streamHead.get(user)?.head ?? 0;
-      const pos = Math.max(counter, statements.maxStreamPos.get(user)!.value) + 1;
+      let head = statements.streamHead.get(user)?.head ?? 0;
+      if (!this.#checkedUsers.has(user)) {
+        head = Math.max(head, statements.maxStreamPos.get(user)!.value);
+        this.#checkedUsers.add(user);
+      }
+      const pos = head + 1;
       statements.setStreamHead.run(user, pos);
       return { user, pos };
     });
@@ -117,6 +177,28 @@ export class SqliteSequencer implements Sequencer {
     if (now - this.#prunedAt < Math.min(this.#reservationTtlMs, 60_000)) return;
     this.#prunedAt = now;
     this.#statements.pruneReservations.run(now - this.#reservationTtlMs);
+  }
+}
+
+/** Entries each checked set keeps before it starts again empty (an estimated 100 bytes each). */
+const CHECKED_LIMIT = 100_000;
+
+/** A set of strings that is cleared once it reaches `limit` entries, so it never grows past it. */
+class BoundedSet {
+  readonly #limit: number;
+  #entries = new Set<string>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  has(value: string): boolean {
+    return this.#entries.has(value);
+  }
+
+  add(value: string): void {
+    if (this.#entries.size >= this.#limit) this.#entries = new Set();
+    this.#entries.add(value);
   }
 }
 

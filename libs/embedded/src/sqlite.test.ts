@@ -1,10 +1,11 @@
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '@switchboard/core';
-import { buildMessage, runSequencerContract, runStoreContract } from '@switchboard/core/testing';
+import { buildMessage, runSequencerContract, runStoreContract, waitFor } from '@switchboard/core/testing';
 import { ErrorCode } from '@switchboard/protocol';
 import { SCHEMA_VERSION } from './sqlite-schema.ts';
 import { openSqlite, type SqliteHandle } from './sqlite.ts';
@@ -133,6 +134,48 @@ describe('openSqlite', () => {
     await expect(reserve).rejects.toMatchObject({ code: ErrorCode.ConversationNotFound });
   });
 
+  it('settles each reserve of a burst on its own', async () => {
+    const sqlite = open();
+    await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    const request = { sender: 'alice', conv: 'd.alice.bob', targets: ['bob'], now: 10 };
+
+    const outcomes = await Promise.allSettled([
+      sqlite.sequencer.reserve({ ...request, clientId: 'c-1' }),
+      sqlite.sequencer.reserve({ ...request, clientId: 'c-2', conv: 'g.unknown' }),
+      sqlite.sequencer.reserve({ ...request, clientId: 'c-3' }),
+      sqlite.sequencer.reserve({ ...request, clientId: 'c-1' }),
+      sqlite.sequencer.reserve({ ...request, clientId: 'c-3', conv: 'd.alice.carol' }),
+    ]);
+
+    const [first, unknown, third, retry, conflict] = outcomes;
+    expect(first).toMatchObject({ status: 'fulfilled', value: { seq: 1, existing: false } });
+    expect(unknown).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.ConversationNotFound } });
+    expect(third).toMatchObject({ status: 'fulfilled', value: { seq: 2, existing: false } });
+    expect(retry).toMatchObject({ status: 'fulfilled', value: { seq: 1, existing: true } });
+    expect(conflict).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.IdConflict } });
+    expect(await sqlite.sequencer.streamHead('bob')).toBe(2);
+  });
+
+  it('commits a burst of reserves once', async () => {
+    const sqlite = open();
+    await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    const request = { sender: 'alice', conv: 'd.alice.bob', targets: ['bob'], now: 10 };
+    const walBytes = () => statSync(`${path}-wal`).size;
+
+    const beforeOneByOne = walBytes();
+    for (let i = 0; i < 20; i++) await sqlite.sequencer.reserve({ ...request, clientId: `one-${i}` });
+    const oneByOne = walBytes() - beforeOneByOne;
+    const beforeBurst = walBytes();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => sqlite.sequencer.reserve({ ...request, clientId: `burst-${i}` })),
+    );
+    const burst = walBytes() - beforeBurst;
+
+    // Each commit appends the pages it changed to the write-ahead log.
+    expect(burst).toBeGreaterThan(0);
+    expect(burst).toBeLessThan(oneByOne / 4);
+  });
+
   it('forgets reservations older than the TTL', async () => {
     const sqlite = open({ reservationTtlMs: 1_000 });
     await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
@@ -144,6 +187,29 @@ describe('openSqlite', () => {
 
     expect(late.existing).toBe(false);
     expect(late.seq).toBeGreaterThan(first.seq);
+  });
+
+  it('checkpoints the log from a worker thread', async () => {
+    const sqlite = open({ checkpointIntervalMs: 20 });
+    await sqlite.store.ensureDirectConversation('d.alice.bob', ['alice', 'bob'], 1);
+    const request = { sender: 'alice', conv: 'd.alice.bob', targets: ['bob'], now: 10 };
+    const databaseBytes = () => statSync(path).size;
+    const before = databaseBytes();
+
+    for (let i = 0; i < 200; i++) {
+      await sqlite.store.applyRecords([
+        buildMessage('d.alice.bob', i + 1, 'alice', [], { body: 'x'.repeat(500) }),
+      ]);
+    }
+    await sqlite.sequencer.reserve({ ...request, clientId: 'c-1' });
+
+    // Far below the automatic threshold, so only the worker copies the pages into the file.
+    await waitFor(() => databaseBytes() > before + 100_000, 'the database file to grow');
+    expect(databaseBytes()).toBeGreaterThan(before);
+  });
+
+  it('rejects a negative checkpoint interval', () => {
+    expect(() => openSqlite(path, { checkpointIntervalMs: -1 })).toThrow(/checkpointIntervalMs/);
   });
 
   it('records the schema version', async () => {

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError, createLogger, type Logger } from '@switchboard/core';
+import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { migrate } from './sqlite-schema.ts';
 import { SqlitePushRegistry } from './sqlite-push-registry.ts';
 import { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
@@ -10,7 +12,17 @@ export { SqliteStore } from './sqlite-store.ts';
 export { SqlitePushRegistry } from './sqlite-push-registry.ts';
 export { SqliteSequencer, type SqliteSequencerOptions } from './sqlite-sequencer.ts';
 
-export type SqliteOptions = SqliteSequencerOptions;
+export interface SqliteOptions extends SqliteSequencerOptions {
+  /**
+   * Milliseconds between checkpoints of the write-ahead log, made by a worker thread; default 100.
+   * 0 leaves checkpoints to SQLite, which makes them in the committing thread.
+   */
+  checkpointIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** Pages in the write-ahead log past which a commit checkpoints itself while a worker checkpoints too. */
+const BACKSTOP_CHECKPOINT_PAGES = 20_000;
 
 /** A store and a sequencer over one SQLite database. */
 export interface SqliteHandle {
@@ -46,17 +58,40 @@ export function openSqlite(path: string, options: SqliteOptions = {}): SqliteHan
     throw err;
   }
 
+  const intervalMs = options.checkpointIntervalMs ?? 100;
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 0) {
+    db.close();
+    throw new ConfigError(
+      'checkpointIntervalMs',
+      `expected a non-negative integer, got ${String(intervalMs)}`,
+    );
+  }
+  let checkpointer: SqliteCheckpointer | null = null;
+  if (db.memory === false && intervalMs > 0) {
+    db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    checkpointer = new SqliteCheckpointer({
+      path: db.name,
+      intervalMs,
+      logger: options.logger ?? createLogger('sqlite'),
+    });
+  }
+  const closeDatabase = (): void => {
+    void checkpointer?.stop();
+    if (db.open) db.close();
+  };
+
   let open = 2;
   const release = (): void => {
     open -= 1;
-    if (open === 0 && db.open) db.close();
+    if (open === 0) closeDatabase();
   };
   return {
     store: new SqliteStore(db, release),
     sequencer: new SqliteSequencer(db, release, options),
     push: new SqlitePushRegistry(db),
     async close() {
-      if (db.open) db.close();
+      closeDatabase();
+      await checkpointer?.stop();
     },
   };
 }
