@@ -41,6 +41,8 @@ export interface BenchResults {
   fsyncBefore?: FsyncLatency;
   fsyncAfter?: FsyncLatency;
   profile?: ProfileSummary & { system: string; offeredPerSecond: number };
+  /** Whether Kafka or Cassandra was running during the ladders of the systems that do not use them. */
+  clusterEnginesDuringPeers?: boolean;
 }
 
 export const START_MARK = '<!-- bench:start -->';
@@ -342,6 +344,12 @@ function renderProfile(profile: NonNullable<BenchResults['profile']>): string[] 
   ];
 }
 
+function describeEngines(results: BenchResults): string {
+  return results.clusterEnginesDuringPeers === true
+    ? ' In this run Kafka or Cassandra was already running when the bench started, so it shared the machine with every ladder.'
+    : '';
+}
+
 function renderBlock(results: BenchResults): string {
   const m = results.machine;
   const s = results.settings;
@@ -361,7 +369,7 @@ function renderBlock(results: BenchResults): string {
     '## Method',
     '',
     `- ${s.pairs} sender/receiver pairs per system, driven by ${s.workers} load worker processes (loadtests/harness/load-worker.ts), each on its own source address (127.0.0.2, 127.0.0.3, ...). The workers speak each system's wire protocol over a minimal WebSocket client (raw-websocket.ts), or socket.io-client for Socket.IO.`,
-    `- All systems are up at once and their ladders are interleaved: each system takes its step at one rate before any takes the next, so unrelated load on the shared machine falls on all of them alike. A 3 s warm-up at the lowest rate comes first and is not reported. Each offered rate runs for ${s.stepSecondsPerRate} s; the ladder stops after two steps in a row with p99 above 200 ms, or at the first step with fewer than 80% of the offered messages delivered. Bodies are ${s.bodyBytes} bytes.`,
+    `- The relay, Switchboard embedded, Socket.IO and Centrifugo are up at once and their ladders are interleaved: each system takes its step at one rate before any takes the next, so unrelated load on the shared machine falls on all of them alike. The Switchboard cluster profile runs its ladder afterwards, alone, with Kafka and Cassandra started for it and stopped after it: the two JVMs take CPU even when idle. In a run of 2026-12-04 where they shared the 2-core machine with every ladder, the p99 of Socket.IO, Centrifugo and Switchboard embedded at 500 msg/s was 102 to 240 ms; with them stopped, it was 4 to 16 ms.${describeEngines(results)} A 3 s warm-up at the lowest rate comes first and is not reported. Each offered rate runs for ${s.stepSecondsPerRate} s; the ladder stops after two steps in a row with p99 above 200 ms, or at the first step with fewer than 80% of the offered messages delivered. Bodies are ${s.bodyBytes} bytes.`,
     '- Latency is send-to-deliver: from the worker writing the frame to the same worker parsing the delivery on the receiver connection, so both ends read one clock.',
     '- Correctness: every body carries a per-pair counter; each step counts lost (sent, never delivered within 10 s), doubled and reordered deliveries. A run with any of them publishes nothing.',
     '- Where a system has more than one server process, every sender and its receiver are on different processes. Switchboard runs two chat nodes (joined by the in-process bus in the embedded profile and by Redis pub/sub in the cluster profile), Socket.IO two servers with the Redis adapter, and Centrifugo two nodes with the Redis engine. The bare relay is one process.',
