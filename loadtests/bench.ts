@@ -14,7 +14,7 @@
  *   SWB_BENCH_QUICK=1            smoke run: 3 rates of 3 s, 10 pairs, 2,000 idle connections
  *   SWB_BENCH_ONLY               comma-separated parts to run (relay, switchboard-embedded,
  *                                switchboard-cluster, socketio, centrifugo, idle, failover,
- *                                profile, or report to only render the page again
+ *                                profile, cluster-profile, or report to only render the page again
  *                                from the results file); the
  *                                others keep their figures from the previous results file
  *   SWB_BENCH_RATES              offered rates in messages per second, comma-separated
@@ -32,6 +32,7 @@ import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { profileCluster } from './harness/cluster-profile.ts';
 import { runFailover } from './harness/failover.ts';
 import { probeFsync } from './harness/fsync-probe.ts';
 import { DESCRIPTOR_MARGIN, readDescriptorLimit, runIdleConnections } from './harness/idle-connections.ts';
@@ -76,6 +77,7 @@ const ALL_PARTS = [
   'idle',
   'failover',
   'profile',
+  'cluster-profile',
   'report',
 ] as const;
 type Part = (typeof ALL_PARTS)[number];
@@ -92,6 +94,7 @@ const PART_LABELS: Record<Part, string> = {
   idle: 'idle connections',
   failover: 'killed node',
   profile: 'CPU profile',
+  'cluster-profile': 'cluster profile breakdown',
   report: 'report',
 };
 
@@ -307,9 +310,21 @@ async function main(): Promise<void> {
     ...(previous?.fsyncBefore ? { fsyncBefore: previous.fsyncBefore } : {}),
     ...(previous?.fsyncAfter ? { fsyncAfter: previous.fsyncAfter } : {}),
     ...(previous?.profile ? { profile: previous.profile } : {}),
+    ...(previous?.clusterProfile ? { clusterProfile: previous.clusterProfile } : {}),
   };
 
   const startedEngines: string[] = [];
+  const clusterEngines: string[] = [];
+  const startClusterEngines = async (): Promise<void> => {
+    for (const [script, port] of CLUSTER_ENGINES) {
+      if (await ensureEngines(script, [port])) clusterEngines.push(script);
+    }
+  };
+  const stopClusterEngines = (): void => {
+    for (const script of clusterEngines.splice(0).reverse()) {
+      spawnSync(script, ['down'], { cwd: ROOT, stdio: 'inherit' });
+    }
+  };
   try {
     const needRedis = ONLY.has('socketio') || ONLY.has('centrifugo') || ONLY.has('switchboard-cluster');
     if (needRedis && (await ensureEngines('deploy/local/redis.sh', [6390]))) {
@@ -347,18 +362,8 @@ async function main(): Promise<void> {
         Object.assign(results.systems, await measureSystems(peers));
       }
       if (cluster.length > 0) {
-        const startedHere: string[] = [];
-        try {
-          for (const [script, port] of CLUSTER_ENGINES) {
-            if (await ensureEngines(script, [port])) startedHere.push(script);
-          }
-          Object.assign(results.systems, await measureSystems(cluster));
-        } finally {
-          // Stopped before the idle, failover and profile runs for the same reason.
-          for (const script of startedHere.reverse()) {
-            spawnSync(script, ['down'], { cwd: ROOT, stdio: 'inherit' });
-          }
-        }
+        await startClusterEngines();
+        Object.assign(results.systems, await measureSystems(cluster));
       }
       results.fsyncAfter = probeFsync(200);
       log(
@@ -378,6 +383,34 @@ async function main(): Promise<void> {
     // Each part publishes as soon as it passed its checks, so a later part that fails (a
     // server that does not start) does not throw away figures already measured.
     if (selected.length > 0) publish(results);
+
+    if (ONLY.has('cluster-profile')) {
+      await startClusterEngines();
+      // 1,000 msg/s is the rate at which the page compares CPU per message.
+      const rate = SETTINGS.rates.includes(1000) ? 1000 : SETTINGS.rates[0]!;
+      log(`profiling the cluster profile at ${rate} msg/s`);
+      try {
+        const profile = await profileCluster(
+          rate,
+          { pairs: SETTINGS.pairs, workers: SETTINGS.workers, ladder: LADDER },
+          log,
+        );
+        if (isBroken(profile.step)) {
+          throw new Error(
+            `the profiled step lost, doubled or reordered messages: ${JSON.stringify(profile.step)}`,
+          );
+        }
+        results.clusterProfile = { ...profile, measuredAt: new Date().toISOString() };
+        publish(results);
+      } catch (err) {
+        // The breakdown explains figures but is not one; a failed run keeps the previous one.
+        log(
+          `  cluster profile failed, the previous one stays: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    // Stopped before the idle, failover and profile runs, for the same reason as above.
+    stopClusterEngines();
 
     if (ONLY.has('idle')) {
       log(`measuring ${SETTINGS.idleConnections} idle connections over ${SETTINGS.idleNodes} chat nodes`);
@@ -431,6 +464,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    stopClusterEngines();
     for (const script of startedEngines.reverse()) {
       spawnSync(script, ['down'], { cwd: ROOT, stdio: 'inherit' });
     }

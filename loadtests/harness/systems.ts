@@ -202,7 +202,10 @@ export async function attachSwitchboardEmbedded(
  * against the local Redis, Kafka and Cassandra (`deploy/local/infra.sh up`). The bench uses
  * its own Redis key prefix, Kafka topic and Cassandra keyspace, and fresh user names per run.
  */
-export async function startSwitchboardCluster(pairCount: number): Promise<SystemUnderTest> {
+export async function startSwitchboardCluster(
+  pairCount: number,
+  chatNodeArgs: string[] = [],
+): Promise<SystemUnderTest & { processes: ClusterProcesses }> {
   const logDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-cluster-'));
   const runId = Date.now().toString(36);
   const cluster: ClusterProcesses = await startClusterProcesses({
@@ -218,6 +221,7 @@ export async function startSwitchboardCluster(pairCount: number): Promise<System
       SWB_PERSISTER_GROUP: `bench-persister-${runId}`,
       SWB_CASSANDRA_KEYSPACE: 'switchboard_bench',
     },
+    chatNodeArgs,
     chatNodes: 2,
     logDir,
     readyTimeoutMs: 120_000,
@@ -229,6 +233,7 @@ export async function startSwitchboardCluster(pairCount: number): Promise<System
       label: 'Switchboard cluster',
       serverPids: () => cluster.chatNodes.map((node) => node.pid),
       pairs,
+      processes: cluster,
       async stop() {
         await cluster.stop();
         rmSync(logDir, { recursive: true, force: true });

@@ -100,6 +100,38 @@ describe('renderBenchmarks', () => {
     const page = renderBenchmarks(results, '');
     expect(page).toContain('2,000 vs 1,000 msg/s: 2.00x, short by 60% of the target');
   });
+
+  it('lists the CPU and stages of the cluster profile', () => {
+    const page = renderBenchmarks(
+      {
+        ...results,
+        clusterProfile: {
+          measuredAt: '2026-01-01T00:00:00.000Z',
+          offeredPerSecond: 1000,
+          step: step(1000, 120),
+          processes: [
+            { name: 'chat node chat-node-1', cpuPercent: 25 },
+            { name: 'Cassandra', cpuPercent: 79 },
+          ],
+          stages: [
+            { name: 'Kafka append', count: 1000, meanMs: 12.5, p50BucketMs: 10, p99BucketMs: Infinity },
+          ],
+          chatNode: {
+            durationSeconds: 20,
+            idlePercent: 80,
+            gcPercent: 5,
+            topFrames: [{ functionName: 'reserve', location: 'libs/redis/src/x.ts', selfPercent: 3 }],
+          },
+        },
+      },
+      '',
+    );
+
+    expect(page).toContain('### Cluster profile');
+    expect(page).toContain('| Cassandra | 79% |');
+    expect(page).toContain('| Kafka append | 1,000 | 12.5 | 10 | above the last bucket |');
+    expect(page).toContain('| 3 | `reserve` | libs/redis/src/x.ts |');
+  });
 });
 
 describe('renderLogLogPlot', () => {

@@ -7,6 +7,7 @@ import type { FailoverResult } from '../harness/failover.ts';
 import type { FsyncLatency } from '../harness/fsync-probe.ts';
 import type { IdleResult } from '../harness/idle-connections.ts';
 import type { StepResult } from '../harness/ladder.ts';
+import type { ClusterProfileResult } from '../harness/cluster-profile.ts';
 import type { ProfileSummary } from './cpu-profile.ts';
 
 export interface SystemResult {
@@ -43,6 +44,7 @@ export interface BenchResults {
   profile?: ProfileSummary & { system: string; offeredPerSecond: number };
   /** Whether Kafka or Cassandra was running during the ladders of the systems that do not use them. */
   clusterEnginesDuringPeers?: boolean;
+  clusterProfile?: ClusterProfileResult & { measuredAt: string };
 }
 
 export const START_MARK = '<!-- bench:start -->';
@@ -344,6 +346,43 @@ function renderProfile(profile: NonNullable<BenchResults['profile']>): string[] 
   ];
 }
 
+function formatMs(value: number): string {
+  if (Number.isNaN(value)) return 'n/a';
+  return value === Infinity ? 'above the last bucket' : String(value);
+}
+
+function renderClusterProfile(profile: NonNullable<BenchResults['clusterProfile']>): string[] {
+  const step = profile.step;
+  return [
+    `Measured at ${profile.measuredAt}: a separate cluster-profile run of one step at ${formatNumber(profile.offeredPerSecond)} msg/s offered, with its two chat nodes under \`node --cpu-prof\` (which slows them a little). The step delivered ${formatNumber(step.deliveredPerSecond)} msg/s at p50 ${step.p50Ms} ms and p99 ${step.p99Ms} ms.`,
+    '',
+    'CPU of each process on the machine over the warm-up and the step, in percent of one core (the machine has two):',
+    '',
+    '| process | CPU |',
+    '| --- | ---: |',
+    ...profile.processes.map(
+      (entry) => `| ${entry.name} | ${Number.isNaN(entry.cpuPercent) ? 'n/a' : `${entry.cpuPercent}%`} |`,
+    ),
+    '',
+    'Stages on the chat nodes, from their Prometheus histograms over the warm-up and the step. The p50 and p99 columns are the upper bounds of the histogram buckets that contain them, so they round up.',
+    '',
+    '| stage | observations | mean ms | p50 ms (bucket) | p99 ms (bucket) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...profile.stages.map(
+      (stage) =>
+        `| ${stage.name} | ${formatNumber(stage.count)} | ${formatMs(stage.meanMs)} | ${formatMs(stage.p50BucketMs)} | ${formatMs(stage.p99BucketMs)} |`,
+    ),
+    '',
+    `Busiest chat node: idle ${profile.chatNode.idlePercent}% of its ${profile.chatNode.durationSeconds} s, garbage collector ${profile.chatNode.gcPercent}% of the busy time.`,
+    '',
+    '| self % of busy time | function | location |',
+    '| ---: | --- | --- |',
+    ...profile.chatNode.topFrames.map(
+      (frame) => `| ${frame.selfPercent} | \`${frame.functionName}\` | ${frame.location} |`,
+    ),
+  ];
+}
+
 function describeEngines(results: BenchResults): string {
   return results.clusterEnginesDuringPeers === true
     ? ' In this run Kafka or Cassandra was already running when the bench started, so it shared the machine with every ladder.'
@@ -423,8 +462,13 @@ function renderBlock(results: BenchResults): string {
   }
   if (results.failover !== undefined)
     lines.push('## Killed node', '', ...renderFailover(results.failover), '');
-  if (results.profile !== undefined)
-    lines.push('## Where the time goes', '', ...renderProfile(results.profile), '');
+  if (results.profile !== undefined || results.clusterProfile !== undefined) {
+    lines.push('## Where the time goes', '');
+    if (results.profile !== undefined) lines.push(...renderProfile(results.profile), '');
+    if (results.clusterProfile !== undefined) {
+      lines.push('### Cluster profile', '', ...renderClusterProfile(results.clusterProfile), '');
+    }
+  }
   lines.push(
     '## At 500 million daily users',
     '',

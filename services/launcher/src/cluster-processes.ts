@@ -33,6 +33,8 @@ export interface ClusterProcessesOptions {
    * default. Without providers it consumes the push-jobs topic and drops every job.
    */
   pushWorker?: boolean;
+  /** Node options put before the script of each chat-node process, such as `--cpu-prof`. */
+  chatNodeArgs?: string[];
 }
 
 /** One running service process. */
@@ -184,7 +186,9 @@ export async function startClusterProcesses(options: ClusterProcessesOptions): P
 }
 
 async function spawnService(spec: Spec, options: ClusterProcessesOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${spec.service}/src/main.ts`], {
+  const nodeArgs = spec.service === 'chat-node' ? (options.chatNodeArgs ?? []) : [];
+  const script = `services/${spec.service}/src/main.ts`;
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: ROOT,
     // Readiness is read from the JSON log lines, so a pretty SWB_LOG_FORMAT must not leak in.
     env: { ...process.env, ...options.env, ...spec.env, SWB_LOG_FORMAT: 'json' },
