@@ -18,6 +18,7 @@ import {
   ERROR_RESPONSES,
   PASSWORD_SCHEMA,
   USERNAME_SCHEMA,
+  VISIBLE_NAME_PATTERN,
 } from './schemas.ts';
 import { generateUserId, toPublicUser, type PublicUser } from './user-records.ts';
 
@@ -63,8 +64,9 @@ const REGISTER_SCHEMA = {
         type: 'string',
         minLength: 1,
         maxLength: 64,
-        pattern: '\\S',
-        description: 'Name shown to other users; defaults to the user name.',
+        pattern: VISIBLE_NAME_PATTERN,
+        description:
+          'Name shown to other users, with at least one visible character and no control characters or bidirectional overrides; defaults to the user name.',
       },
     },
   },

@@ -107,6 +107,10 @@ describe('group routes', () => {
   it.each([
     ['an empty name', { name: '' }],
     ['a blank name', { name: '   ' }],
+    ['a name of zero-width spaces', { name: '\u200b\u200b' }],
+    ['a name with a control character', { name: 'Team\u0007' }],
+    ['a name with a lone surrogate', { name: 'Team \ud800' }],
+    ['a name with a bidirectional override', { name: 'Team \u202Egnp.exe' }],
     ['an unknown kind', { name: 'Team', kind: 'forum' }],
     ['a malformed member id', { name: 'Team', members: ['bo b'] }],
     ['an unknown field', { name: 'Team', public: true }],
@@ -115,6 +119,17 @@ describe('group routes', () => {
 
     expect(response.statusCode).toBe(400);
     expect(errorOf(response).code).toBe(ErrorCode.RequestInvalid);
+  });
+
+  it.each([
+    ['letters with accents', 'Équipe ünïcode'],
+    ['an emoji sequence', 'Family 👨\u200d👩\u200d👧'],
+    ['a zero-width space between letters', 'x\u200by'],
+  ])('accepts a group name with %s', async (_case, name) => {
+    const response = await request(alice, 'POST', '/v1/groups', { name });
+
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toMatchObject({ name });
   });
 
   it('shows a group only to its members', async () => {

@@ -9,6 +9,7 @@ import {
   BODY_ERROR_RESPONSES,
   ERROR_RESPONSES,
   ID_SCHEMA_PATTERN,
+  VISIBLE_NAME_PATTERN,
 } from './schemas.ts';
 
 /** Members listed in one group reply; `memberCount` gives the total. */
@@ -21,8 +22,9 @@ const NAME_SCHEMA = {
   type: 'string',
   minLength: 1,
   maxLength: 100,
-  pattern: '\\S',
-  description: 'Group name: 1 to 100 characters, not only white space.',
+  pattern: VISIBLE_NAME_PATTERN,
+  description:
+    'Group name: 1 to 100 characters with at least one visible one, and no control characters or bidirectional overrides.',
 } as const;
 
 const USER_IDS_SCHEMA = {

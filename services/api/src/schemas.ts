@@ -17,6 +17,16 @@ export const ID_SCHEMA_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 export const CONVERSATION_SCHEMA_PATTERN =
   '^(?:d\\.[A-Za-z0-9_-]{1,64}\\.[A-Za-z0-9_-]{1,64}|g\\.[A-Za-z0-9_-]{1,64})$';
 
+/**
+ * Pattern of names that other users see (display names, group names). A name needs one letter,
+ * digit, symbol or punctuation mark. Control characters, lone surrogates, line separators and
+ * bidirectional overrides are rejected, because they can hide or reorder the text around a name.
+ * Fastify's Ajv compiles patterns with the `u` flag, so `\p{...}` classes work.
+ */
+const HIDDEN_CHARACTERS = String.raw`\p{Cc}\p{Cs}\u2028\u2029\u202A-\u202E\u2066-\u2069`;
+const VISIBLE_CHARACTER = String.raw`[\p{L}\p{N}\p{S}\p{P}]`;
+export const VISIBLE_NAME_PATTERN = `^[^${HIDDEN_CHARACTERS}]*${VISIBLE_CHARACTER}[^${HIDDEN_CHARACTERS}]*$`;
+
 export const USERNAME_SCHEMA = {
   type: 'string',
   minLength: 3,
