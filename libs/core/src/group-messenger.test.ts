@@ -133,6 +133,13 @@ describe('Messenger with groups', () => {
     await expect(messenger.typingRecipients('erin', group.conv)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('lets only admins send typing in a channel', async () => {
+    const channel = await groups.create('alice', { name: 'News', kind: 'channel', members: ['bob'] });
+
+    await expect(messenger.typingRecipients('bob', channel.conv)).rejects.toBeInstanceOf(ForbiddenError);
+    expect(await messenger.typingRecipients('alice', channel.conv)).toEqual(['bob']);
+  });
+
   it('keeps a message to a blocker for the sender alone', async () => {
     await sqlite.store.blockUser('alice', 'bob', 1);
 

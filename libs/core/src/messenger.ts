@@ -182,6 +182,10 @@ export class Messenger {
           `typing indicators are off in groups above ${this.#largeGroupThreshold} members`,
         );
       }
+      // Members who may not post in a channel have nothing to be typing.
+      if (group.kind === 'channel' && group.members.get(user)?.role !== 'admin') {
+        throw new ForbiddenError(`only admins post in channel ${group.conv}, so only they send typing`);
+      }
       return group.current.filter((member) => member !== user);
     }
     const conversation = await this.#memberConversation(user, conv);
