@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ErrorCode, RETRYABLE_CODES } from '@switchboard/protocol';
 import { SwitchboardError } from './errors.ts';
 
@@ -84,6 +86,35 @@ export function registerErrorHandler(app: ErrorHandlerHost): void {
       .status(404)
       .send(buildErrorBody(ErrorCode.NotFound, `no route for ${request.method} ${path}`));
   });
+}
+
+/**
+ * Replies to bytes that Node's HTTP parser rejected (a malformed request line or header, headers
+ * too large) with the same error body as every other failure, then closes the connection.
+ * Pass it as fastify's `clientErrorHandler` option. No request exists yet, so nothing is logged.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const statusCode = clientErrorStatus(error.code);
+  const body = JSON.stringify(
+    buildErrorBody(ErrorCode.RequestInvalid, `malformed HTTP request (${error.code ?? 'no code'})`),
+  );
+  socket.end(
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
 }
 
 /** Builds an error body whose `retryable` flag follows the code. */

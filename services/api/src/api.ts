@@ -1,13 +1,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import {
+  type Bus,
   ConfigError,
   createLogger,
   generateRequestId,
-  registerErrorHandler,
-  type Bus,
   type GroupService,
+  handleClientError,
   type Logger,
   type PushRegistry,
+  registerErrorHandler,
   type Store,
   type TokenIssuer,
 } from '@switchboard/core';
@@ -130,7 +131,12 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 export function buildApi(options: BuildApiOptions): FastifyInstance {
   const { logger, ...routeOptions } = options;
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, bodyLimit: API_BODY_LIMIT_BYTES, genReqId: generateRequestId });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: API_BODY_LIMIT_BYTES,
+    genReqId: generateRequestId,
+    clientErrorHandler: handleClientError,
+  });
 
   registerErrorHandler(app);
   void app.register(apiRoutes, { ...routeOptions, logger });

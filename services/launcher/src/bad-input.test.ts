@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { connect as connectTcp } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode, type ErrorFrame } from '@switchboard/protocol';
 import { TokenIssuer } from '@switchboard/core';
@@ -231,6 +232,36 @@ describe('bad frames', () => {
     };
     expect(body.conversations).toHaveLength(1);
     expect(body.conversations[0]!.lastMessage?.body).toBe('the meeting is at 10');
+  });
+});
+
+/** Sends raw bytes to an HTTP origin and returns all it sent back before closing. */
+async function sendRawHttp(origin: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(Number(port), hostname, () => socket.end(bytes));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+describe('malformed HTTP', () => {
+  it.each([
+    ['a header without a colon', 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'],
+    ['a bad request line', 'NOT HTTP AT ALL\r\n\r\n'],
+  ])('answers %s with the error body', async (_case, bytes) => {
+    for (const origin of new Set([cluster.apiUrl, cluster.routerUrl])) {
+      const answer = await sendRawHttp(origin, bytes);
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(JSON.parse(body)).toMatchObject({
+        error: { code: ErrorCode.RequestInvalid, retryable: false },
+      });
+    }
   });
 });
 

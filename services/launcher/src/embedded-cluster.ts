@@ -7,15 +7,16 @@ import {
   DependencyProbe,
   generateRequestId,
   GroupService,
+  handleClientError,
+  type Logger,
   MembershipView,
   Messenger,
   NodeHeartbeat,
-  READINESS_PROBE_CONVERSATION,
+  type PushRegistry,
   Readiness,
+  READINESS_PROBE_CONVERSATION,
   registerErrorHandler,
   TokenIssuer,
-  type Logger,
-  type PushRegistry,
 } from '@switchboard/core';
 import { FileLog, InProcessBus, openPushLogs, openSqlite, type PushLogs } from '@switchboard/embedded';
 import { apiRoutes, readPushRoutesConfig, registerApiDocs, type PushRoutesConfig } from '@switchboard/api';
@@ -235,6 +236,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
     loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024,
     genReqId: generateRequestId,
+    clientErrorHandler: handleClientError,
   });
   registerErrorHandler(http);
   // The API's plugin below serves /healthz.

@@ -1,14 +1,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import {
   AuthError,
+  type Bus,
   createLogger,
   ERROR_RESPONSE_SCHEMA,
   generateRequestId,
-  MembershipView,
-  registerErrorHandler,
-  type Bus,
+  handleClientError,
   type Logger,
+  MembershipView,
   type ReadinessCondition,
+  registerErrorHandler,
   type TokenIssuer,
 } from '@switchboard/core';
 import { ErrorCode } from '@switchboard/protocol';
@@ -112,7 +113,7 @@ export const routerRoutes: FastifyPluginAsync<RouterRoutesOptions> = async (app,
 export function createRouterApp(options: RouterAppOptions): FastifyInstance {
   // Typed as fastify's base logger so that the instance is a plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = options.logger ?? createLogger('router');
-  const app = Fastify({ loggerInstance, genReqId: generateRequestId });
+  const app = Fastify({ loggerInstance, genReqId: generateRequestId, clientErrorHandler: handleClientError });
   registerErrorHandler(app);
   void app.register(routerRoutes, { membership: options.membership, tokens: options.tokens });
   return app;
