@@ -7,6 +7,7 @@ import {
   type Sequencer,
 } from '@switchboard/core';
 import { ErrorCode } from '@switchboard/protocol';
+import { BoundedSet } from './bounded-set.ts';
 
 export interface SqliteSequencerOptions {
   /** How long a (sender, client id) reservation is returned to retries, in milliseconds; default 24 h. */
@@ -182,25 +183,6 @@ export class SqliteSequencer implements Sequencer {
 
 /** Entries each checked set keeps before it starts again empty (an estimated 100 bytes each). */
 const CHECKED_LIMIT = 100_000;
-
-/** A set of strings that is cleared once it reaches `limit` entries, so it never grows past it. */
-class BoundedSet {
-  readonly #limit: number;
-  #entries = new Set<string>();
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  has(value: string): boolean {
-    return this.#entries.has(value);
-  }
-
-  add(value: string): void {
-    if (this.#entries.size >= this.#limit) this.#entries = new Set();
-    this.#entries.add(value);
-  }
-}
 
 function prepareStatements(db: Database) {
   return {

@@ -22,6 +22,7 @@ import {
   type ConversationKind,
   type GroupKind,
 } from '@switchboard/protocol';
+import { BoundedSet } from './bounded-set.ts';
 import {
   readStreamEntry,
   toGroupMember,
@@ -66,19 +67,26 @@ const MAX_CHAR = '\u{10FFFF}';
 export class SqliteStore implements Store {
   readonly #release: () => void;
   readonly #statements;
-  readonly #applyRecords: (records: LogRecord[]) => void;
+  readonly #applyRecords: (records: LogRecord[]) => BatchHeads;
   readonly #ensureDirect: (conv: string, members: [string, string], now: number) => void;
   readonly #createGroup: (group: GroupRecord, members: GroupMember[]) => void;
   readonly #saveGroupMembers: (conv: string, members: GroupMember[], version: string) => void;
+  /** Conversations whose row this process has seen, so that applying a record skips inserting it. */
+  readonly #knownConversations = new BoundedSet(100_000);
 
   constructor(db: Database, release: () => void) {
     this.#release = release;
     this.#statements = prepareStatements(db);
     this.#applyRecords = db.transaction((records: LogRecord[]) => {
+      const heads: BatchHeads = { lastSeqs: new Map(), streamHeads: new Map(), newConversations: [] };
       for (const record of records) {
-        if (record.kind === 'message') this.#applyMessage(record);
-        else this.#applyReceipt(record);
+        if (record.kind === 'message') this.#applyMessage(record, heads);
+        else this.#applyReceipt(record, heads);
       }
+      // One counter write per conversation and user for the whole batch, not one per record.
+      for (const [conv, seq] of heads.lastSeqs) this.#statements.raiseLastSeq.run(seq, conv);
+      for (const [user, pos] of heads.streamHeads) this.#statements.raiseStreamHead.run(user, pos);
+      return heads;
     }).immediate;
     this.#ensureDirect = db.transaction((conv: string, members: [string, string], now: number) => {
       this.#statements.insertConversation.run(conv, 'direct', now);
@@ -190,7 +198,8 @@ export class SqliteStore implements Store {
 
   async applyRecords(records: LogRecord[]): Promise<void> {
     if (records.length === 0) return;
-    this.#applyRecords(records);
+    const { newConversations } = this.#applyRecords(records);
+    for (const conv of newConversations) this.#knownConversations.add(conv);
   }
 
   /** Returns one page: newest first below `beforeSeq`, oldest first above `afterSeq`, else the newest page. */
@@ -303,13 +312,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  #applyMessage(record: MessageRecord): void {
+  #applyMessage(record: MessageRecord, heads: BatchHeads): void {
     const statements = this.#statements;
     // Replaying the log into an empty store recreates the conversation row, so that its
-    // counter starts above the replayed messages.
-    statements.insertConversation.run(record.conv, conversationKind(record.conv), record.ts);
-    for (const user of directMembers(record.conv) ?? []) {
-      statements.insertMember.run(record.conv, user, record.ts);
+    // counter starts above the replayed messages. Rows are never deleted, so once is enough.
+    if (!this.#knownConversations.has(record.conv)) {
+      statements.insertConversation.run(record.conv, conversationKind(record.conv), record.ts);
+      for (const user of directMembers(record.conv) ?? []) {
+        statements.insertMember.run(record.conv, user, record.ts);
+      }
+      heads.newConversations.push(record.conv);
     }
 
     statements.insertMessage.run(
@@ -322,7 +334,7 @@ export class SqliteStore implements Store {
       record.event === undefined ? null : JSON.stringify(record.event),
       record.hiddenFrom ?? null,
     );
-    statements.raiseLastSeq.run(record.seq, record.conv);
+    raiseTo(heads.lastSeqs, record.conv, record.seq);
     for (const target of record.targets) {
       statements.insertStreamEntry.run(
         target.user,
@@ -334,11 +346,11 @@ export class SqliteStore implements Store {
         null,
         record.ts,
       );
-      statements.raiseStreamHead.run(target.user, target.pos);
+      raiseTo(heads.streamHeads, target.user, target.pos);
     }
   }
 
-  #applyReceipt(record: ReceiptRecord): void {
+  #applyReceipt(record: ReceiptRecord, heads: BatchHeads): void {
     const statements = this.#statements;
     const raise = record.receipt === 'read' ? statements.raiseReadSeq : statements.raiseDeliveredSeq;
     raise.run(record.seq, record.conv, record.user);
@@ -353,9 +365,21 @@ export class SqliteStore implements Store {
         record.receipt,
         record.ts,
       );
-      statements.raiseStreamHead.run(target.user, target.pos);
+      raiseTo(heads.streamHeads, target.user, target.pos);
     }
   }
+}
+
+/** The highest sequence number per conversation and stream position per user in one batch. */
+interface BatchHeads {
+  lastSeqs: Map<string, number>;
+  streamHeads: Map<string, number>;
+  /** Conversations whose row the batch inserted or found; known only once the batch commits. */
+  newConversations: string[];
+}
+
+function raiseTo(heads: Map<string, number>, key: string, value: number): void {
+  if (value > (heads.get(key) ?? -1)) heads.set(key, value);
 }
 
 function compareText(a: string, b: string): number {

@@ -119,6 +119,24 @@ describe('openSqlite', () => {
     expect(await sqlite.sequencer.streamHead('bob')).toBe(6);
   });
 
+  it('raises counters to the highest record of a batch', async () => {
+    const sqlite = open();
+    await sqlite.store.applyRecords([
+      buildMessage('d.alice.bob', 3, 'alice', [{ user: 'bob', pos: 7 }]),
+      buildMessage('d.alice.bob', 1, 'alice', [{ user: 'bob', pos: 5 }]),
+      buildMessage('d.alice.bob', 2, 'alice', [{ user: 'bob', pos: 6 }]),
+    ]);
+    const raw = new Database(path, { readonly: true });
+    const lastSeq = raw.prepare("SELECT last_seq AS value FROM conversations WHERE id = 'd.alice.bob'").get();
+    const head = raw.prepare("SELECT head AS value FROM stream_heads WHERE user = 'bob'").get();
+    const members = raw.prepare("SELECT COUNT(*) AS value FROM members WHERE conv = 'd.alice.bob'").get();
+    raw.close();
+
+    expect(lastSeq).toEqual({ value: 3 });
+    expect(head).toEqual({ value: 7 });
+    expect(members).toEqual({ value: 2 });
+  });
+
   it('rejects a reserve in an unknown conversation', async () => {
     const sqlite = open();
 
