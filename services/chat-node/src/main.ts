@@ -48,6 +48,12 @@ runService('chat-node', async (logger) => {
     logger,
   });
   const sequencer = await connectSequencer(cluster, store, logger, `chat-node:${id}:sequencer`);
+  // The first connection of a new user seeds its stream head from the store. Reading once here
+  // prepares those queries before the node takes connections, not during someone's welcome.
+  await Promise.all([
+    store.maxSeq(READINESS_PROBE_CONVERSATION),
+    store.maxStreamPos(READINESS_PROBE_CONVERSATION),
+  ]).catch((err: unknown) => logger.warn({ err }, 'store warm-up read failed'));
   const membership = new MembershipView({ bus, logger, refreshMs: intervalMs });
   await membership.start();
   metrics.watchRing(membership);

@@ -74,6 +74,36 @@ async function settle(sender: Device): Promise<void> {
   await sleep(SETTLE_MS);
 }
 
+/** Sums the ring changes that every process has counted so far, from its /metrics. */
+async function countRingChanges(): Promise<number> {
+  let total = 0;
+  for (const endpoint of cluster.operationsEndpoints()) {
+    const text = await (await fetch(`${endpoint.url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('switchboard_ring_changes_total')) total += Number(line.split(' ').at(-1));
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs a scenario that expects no job for a foreground device, which holds only while the ring
+ * stays still. While it moves, a sender's node may route a message to a new owner that has none
+ * of the user's connections, so the device misses the live frame and a push is right. A failure
+ * during a ring change runs the scenario again, with new users, up to three times.
+ */
+async function withStillRing(scenario: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await countRingChanges();
+    try {
+      await scenario();
+      return;
+    } catch (err) {
+      if (attempt === 3 || (await countRingChanges()) === before) throw err;
+    }
+  }
+}
+
 /** Waits until the node has handled every frame the device sent so far: frames run in order. */
 async function roundTrip(from: Device, to: TestUser): Promise<void> {
   await from.client.send({ to: to.id }, 'round trip');
@@ -143,69 +173,72 @@ describe('push jobs', () => {
     expect(jobsFor(bob)).toHaveLength(1);
   });
 
-  it('makes no job for a foreground recipient', async () => {
-    const alice = await user('alice');
-    const bob = await user('bob');
-    const carol = await user('carol');
-    const sender = await device(alice);
-    const bobLaptop = await device(bob);
-    // One of carol's devices is in background and the other in the foreground.
-    const carolLaptop = await device(carol);
-    const carolPhone = await device(carol);
-    carolPhone.client.setActivity('background');
-    await roundTrip(carolPhone, alice);
-    const reconnects = [countReconnects(bobLaptop), countReconnects(carolLaptop)];
+  it('makes no job for a foreground recipient', () =>
+    withStillRing(async () => {
+      const alice = await user('alice');
+      const bob = await user('bob');
+      const carol = await user('carol');
+      const sender = await device(alice);
+      const bobLaptop = await device(bob);
+      // One of carol's devices is in background and the other in the foreground.
+      const carolLaptop = await device(carol);
+      const carolPhone = await device(carol);
+      carolPhone.client.setActivity('background');
+      await roundTrip(carolPhone, alice);
+      const reconnects = [countReconnects(bobLaptop), countReconnects(carolLaptop)];
 
-    await sender.client.send({ to: bob.id }, 'in front of you');
-    await sender.client.send({ to: carol.id }, 'one device in front');
+      await sender.client.send({ to: bob.id }, 'in front of you');
+      await sender.client.send({ to: carol.id }, 'one device in front');
 
-    await carolLaptop.waitForMessages(buildDirectConversationId(alice.id, carol.id), 1);
-    await settle(sender);
-    expect(
-      reconnects.map((count) => count()),
-      'reconnects of the foreground devices',
-    ).toEqual([0, 0]);
-    expect(jobsFor(bob)).toEqual([]);
-    expect(jobsFor(carol)).toEqual([]);
-  });
+      await carolLaptop.waitForMessages(buildDirectConversationId(alice.id, carol.id), 1);
+      await settle(sender);
+      expect(
+        reconnects.map((count) => count()),
+        'reconnects of the foreground devices',
+      ).toEqual([0, 0]);
+      expect(jobsFor(bob)).toEqual([]);
+      expect(jobsFor(carol)).toEqual([]);
+    }));
 
-  it('appends a job after the device returns to background', async () => {
-    const alice = await user('alice');
-    const bob = await user('bob');
-    const sender = await device(alice);
-    const phone = await device(bob);
-    phone.client.setActivity('background');
-    phone.client.setActivity('foreground');
-    await roundTrip(phone, alice);
-    const reconnects = countReconnects(phone);
-    const first = await sender.client.send({ to: bob.id }, 'while in front');
+  it('appends a job after the device returns to background', () =>
+    withStillRing(async () => {
+      const alice = await user('alice');
+      const bob = await user('bob');
+      const sender = await device(alice);
+      const phone = await device(bob);
+      phone.client.setActivity('background');
+      phone.client.setActivity('foreground');
+      await roundTrip(phone, alice);
+      const reconnects = countReconnects(phone);
+      const first = await sender.client.send({ to: bob.id }, 'while in front');
 
-    phone.client.setActivity('background');
-    await roundTrip(phone, alice);
-    const second = await sender.client.send({ to: bob.id }, 'while away');
+      phone.client.setActivity('background');
+      await roundTrip(phone, alice);
+      const second = await sender.client.send({ to: bob.id }, 'while away');
 
-    const job = await waitForJob(bob);
-    await settle(sender);
-    expect(reconnects(), 'reconnects of the device').toBe(0);
-    expect(job.seq).toBe(second.seq);
-    expect(jobsFor(bob).map((each) => each.seq)).toEqual([second.seq]);
-    expect(jobsFor(bob).some((each) => each.seq === first.seq)).toBe(false);
-  });
+      const job = await waitForJob(bob);
+      await settle(sender);
+      expect(reconnects(), 'reconnects of the device').toBe(0);
+      expect(job.seq).toBe(second.seq);
+      expect(jobsFor(bob).map((each) => each.seq)).toEqual([second.seq]);
+      expect(jobsFor(bob).some((each) => each.seq === first.seq)).toBe(false);
+    }));
 
-  it("makes no job for the sender's own devices", async () => {
-    const alice = await user('alice');
-    const bob = await user('bob');
-    const sender = await device(alice);
-    const otherDevice = await device(alice);
-    otherDevice.client.setActivity('background');
-    await roundTrip(otherDevice, bob);
+  it("makes no job for the sender's own devices", () =>
+    withStillRing(async () => {
+      const alice = await user('alice');
+      const bob = await user('bob');
+      const sender = await device(alice);
+      const otherDevice = await device(alice);
+      otherDevice.client.setActivity('background');
+      await roundTrip(otherDevice, bob);
 
-    await sender.client.send({ to: bob.id }, 'from my laptop');
+      await sender.client.send({ to: bob.id }, 'from my laptop');
 
-    await waitForJob(bob);
-    await settle(sender);
-    expect(jobsFor(alice)).toEqual([]);
-  });
+      await waitForJob(bob);
+      await settle(sender);
+      expect(jobsFor(alice)).toEqual([]);
+    }));
 
   it('makes no job for a user who blocked the sender', async () => {
     const alice = await user('alice');

@@ -23,7 +23,9 @@ async function connect(user: TestUser): Promise<RawSocket> {
   const route = await routeFor(cluster.routerUrl, user.accessToken);
   const result = await RawSocket.open(route.url, user.accessToken);
   if (!result.ok) throw new Error(`upgrade failed with ${result.status}: ${result.body}`);
-  await result.socket.next('welcome');
+  // The welcome waits for the user's stream head, which a new user's first connection seeds from
+  // the store. In one cluster pass on a loaded machine that took over 5 s.
+  await result.socket.next('welcome', () => true, 30_000);
   return result.socket;
 }
 
