@@ -66,10 +66,13 @@ logfile $LOG
 dir $DIR/data
 # The append-only file keeps every key across a restart. Sequence counters live here, and a
 # counter that came back from a crash behind the numbers it already handed out would hand
-# them out again, so every write is fsynced before Redis replies (Redis fsyncs once per
-# event-loop turn, so concurrent writes share one fsync).
+# them out again. Redis writes the file before it replies, so a killed Redis loses at most a
+# write it never acknowledged, and it fsyncs once a second in a background thread. An fsync
+# per write (appendfsync always) blocks every command, the chat nodes' heartbeats included,
+# for as long as the disk takes, and Cassandra and Kafka write to the same disk. A power cut
+# can lose the last second, as it can lose the local Kafka broker's unflushed appends.
 appendonly yes
-appendfsync always
+appendfsync everysec
 # The append-only file is the only persistence, so no RDB snapshots are written.
 save ""
 EOF
