@@ -211,6 +211,12 @@ describe('push jobs', () => {
       await roundTrip(phone, alice);
       const reconnects = countReconnects(phone);
       const first = await sender.client.send({ to: bob.id }, 'while in front');
+      // The ack comes before the delivery reaches bob's node, which in the cluster profile is a
+      // Redis publish later. A background switch that overtook it would rightly push the message.
+      await waitFor(
+        () => phone.messages.some((message) => message.seq === first.seq && message.from === alice.id),
+        'the phone to receive the first message',
+      );
 
       phone.client.setActivity('background');
       await roundTrip(phone, alice);
