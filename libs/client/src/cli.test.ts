@@ -125,6 +125,24 @@ describe('terminal chat', () => {
     expect(chat.stderr).toContain('login failed: invalid user name or password');
   });
 
+  it('tells a second register to log in instead', async () => {
+    const chat = startChat([
+      '--api',
+      cluster.apiUrl,
+      '--user',
+      'alice',
+      '--password',
+      'secret123',
+      '--register',
+    ]);
+
+    const code = await within(chat.exited, 'chat exit', 10_000);
+
+    expect(code).toBe(1);
+    expect(chat.stderr).toContain('register failed: user name is taken');
+    expect(chat.stderr).toContain('run the same command without --register');
+  });
+
   it('chats and resumes from its state file', async () => {
     const statePath = join(directory, 'alice.json');
     const args = [

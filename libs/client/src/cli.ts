@@ -10,7 +10,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ErrorFrame, MessageFrame, ReceiptFrame } from '@switchboard/protocol';
+import { ErrorCode, type ErrorFrame, type MessageFrame, type ReceiptFrame } from '@switchboard/protocol';
 import type { User } from './api-types.ts';
 import { SwitchboardClient } from './client.ts';
 import { FileStateStore } from './file-state.ts';
@@ -153,8 +153,10 @@ class TerminalChat {
       this.#me = auth.user;
       this.#users.set(auth.user.id, auth.user);
     } catch (err) {
+      const taken = this.#args.register && (err as { code?: unknown }).code === ErrorCode.UsernameTaken;
       process.stderr.write(
-        `${this.#args.register ? 'register' : 'login'} failed: ${(err as Error).message}\n`,
+        `${this.#args.register ? 'register' : 'login'} failed: ${(err as Error).message}\n` +
+          (taken ? 'To log in as this user, run the same command without --register.\n' : ''),
       );
       return 1;
     }

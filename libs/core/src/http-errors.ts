@@ -136,12 +136,26 @@ function describeError(error: unknown): { statusCode: number; body: ErrorRespons
 
   const { statusCode, validation } = error as Error & { statusCode?: unknown; validation?: unknown };
   if (validation !== undefined) {
-    return { statusCode: 400, body: buildErrorBody(ErrorCode.RequestInvalid, error.message) };
+    return {
+      statusCode: 400,
+      body: buildErrorBody(ErrorCode.RequestInvalid, describeValidation(error.message, validation)),
+    };
   }
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     return { statusCode, body: buildErrorBody(clientErrorCode(statusCode), error.message) };
   }
   return { statusCode: 500, body: buildErrorBody(ErrorCode.Internal, 'internal server error') };
+}
+
+/** Adds the name of an unknown property to Ajv's message, which leaves it out. */
+function describeValidation(message: string, validation: unknown): string {
+  const first: unknown = Array.isArray(validation) ? validation[0] : undefined;
+  const { keyword, params } = (first ?? {}) as {
+    keyword?: unknown;
+    params?: { additionalProperty?: unknown };
+  };
+  const property = keyword === 'additionalProperties' ? params?.additionalProperty : undefined;
+  return typeof property === 'string' ? `${message}; "${property}" is not one of them` : message;
 }
 
 function clientErrorCode(statusCode: number): ErrorCode {

@@ -67,6 +67,14 @@ describe('GET /v1/users', () => {
     expect(namesOf(response.json())).toEqual(['al_x', 'albert', 'alfred', 'alice']);
   });
 
+  it('names an unknown query parameter', async () => {
+    const response = await search('/v1/users?q=al');
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('SWB_ERR_REQUEST_INVALID');
+    expect(response.json().error.message).toContain('"q" is not one of them');
+  });
+
   it('matches the prefix case-insensitively', async () => {
     const response = await search('/v1/users?prefix=ALF');
 
