@@ -33,7 +33,7 @@ async function open(user: TestUser): Promise<RawSocket> {
   if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
   sockets.push(opened.socket);
   // The welcome waits for the user's stream head, which a first connection may re-seed from the
-  // store. On a loaded machine that took over 15 s once.
+  // store. On a loaded machine that took over 15 s once, so each test may take up to 120 s.
   await opened.socket.next('welcome', () => true, 30_000);
   return opened.socket;
 }
@@ -82,7 +82,7 @@ describe('presence', () => {
     const last = latest(watching, alice.id)!;
     expect(last.lastSeen).toBeGreaterThan(closedAt - 2_000);
     expect(presenceOf(watching, alice.id).map((entry) => entry.online)).toEqual([false, true, false]);
-  });
+  }, 120_000);
 
   it('sends changes only to subscribers', async () => {
     const [watcher, bystander, alice] = [
@@ -100,7 +100,7 @@ describe('presence', () => {
     await new Promise((resolve) => setTimeout(resolve, PRESENCE_INTERVAL_MS * 2));
 
     expect(presenceOf(bystanding)).toEqual([]);
-  });
+  }, 120_000);
 
   it('expires a killed node in coalesced frames', async () => {
     const watcher = await register('survivor');
