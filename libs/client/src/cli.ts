@@ -153,10 +153,10 @@ class TerminalChat {
       this.#me = auth.user;
       this.#users.set(auth.user.id, auth.user);
     } catch (err) {
-      const taken = this.#args.register && (err as { code?: unknown }).code === ErrorCode.UsernameTaken;
+      const nameTaken = this.#args.register && (err as { code?: unknown }).code === ErrorCode.UsernameTaken;
       process.stderr.write(
         `${this.#args.register ? 'register' : 'login'} failed: ${(err as Error).message}\n` +
-          (taken ? 'To log in as this user, run the same command without --register.\n' : ''),
+          (nameTaken ? 'To log in as this user, run the same command without --register.\n' : ''),
       );
       return 1;
     }
