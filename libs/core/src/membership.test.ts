@@ -71,7 +71,7 @@ class FailingBus implements Bus {
     this.inner = inner;
   }
 
-  async heartbeat(node: NodeInfo, ttlMs: number): Promise<void> {
+  async heartbeat(node: NodeInfo, ttlMs: number): Promise<boolean> {
     if (this.failHeartbeats > 0) {
       this.failHeartbeats--;
       throw new Error('bus unreachable');
@@ -93,6 +93,10 @@ class FailingBus implements Bus {
 
   onMembershipChange(listener: () => void): () => void {
     return this.inner.onMembershipChange(listener);
+  }
+
+  onResubscribed(listener: () => void): () => void {
+    return this.inner.onResubscribed(listener);
   }
 
   subscribeNode(nodeId: string, handler: (batch: DeliveryBatch) => void): Promise<Unsubscribe> {
@@ -365,6 +369,24 @@ describe('NodeHeartbeat', () => {
     expect(warnings[0]!.node).toBe('node-1');
     expect(warnings[1]!.failures).toBe(2);
     expect((await bus.members()).map((node) => node.id)).toEqual(['node-1']);
+  });
+
+  it('reports a rejoin once its entry expired while heartbeats failed', async () => {
+    const bus = new FailingBus(startBus());
+    const heartbeat = new NodeHeartbeat({ bus, node: makeNode(1), intervalMs: 30, ttlMs: 100 });
+    cleanups.push(() => heartbeat.stop());
+    let rejoins = 0;
+    heartbeat.onRejoin(() => rejoins++);
+
+    await heartbeat.start();
+    await sleep(150);
+    expect(rejoins).toBe(0);
+
+    // Ten failed heartbeats span 300 ms, three times the TTL.
+    bus.failHeartbeats = 10;
+    await waitFor(() => rejoins === 1, 2000, 'no rejoin after the entry expired');
+    await sleep(150);
+    expect(rejoins).toBe(1);
   });
 
   it('announces the node before start resolves', async () => {

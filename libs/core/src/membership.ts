@@ -277,6 +277,9 @@ export class NodeHeartbeat {
   #started = false;
   #stopped = false;
   #failures = 0;
+  /** Whether a heartbeat has succeeded, so that a later join is a rejoin. */
+  #joined = false;
+  readonly #rejoinListeners = new Set<() => void>();
 
   constructor(options: NodeHeartbeatOptions) {
     const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -316,6 +319,16 @@ export class NodeHeartbeat {
   }
 
   /**
+   * Calls `listener` when a heartbeat finds that the node's entry had expired, as after a
+   * pause longer than the TTL. Until then the ring of every other process placed this
+   * node's users elsewhere, so live deliveries to them went to other nodes. Returns a remover.
+   */
+  onRejoin(listener: () => void): () => void {
+    this.#rejoinListeners.add(listener);
+    return () => this.#rejoinListeners.delete(listener);
+  }
+
+  /**
    * Stops the heartbeats. With `leave: true` the node also leaves the membership at once
    * instead of expiring after the TTL. A failed leave is logged, not thrown.
    */
@@ -344,8 +357,9 @@ export class NodeHeartbeat {
   }
 
   async #send(): Promise<void> {
+    let joined: boolean;
     try {
-      await this.#bus.heartbeat(this.node, this.#ttlMs);
+      joined = await this.#bus.heartbeat(this.node, this.#ttlMs);
     } catch (err) {
       this.#failures++;
       this.#logger.warn(
@@ -357,6 +371,17 @@ export class NodeHeartbeat {
     if (this.#failures > 0) {
       this.#logger.info({ node: this.node.id, failures: this.#failures }, 'heartbeat recovered');
       this.#failures = 0;
+    }
+    const rejoined = joined && this.#joined;
+    this.#joined = true;
+    if (!rejoined || this.#stopped) return;
+    this.#logger.warn({ node: this.node.id }, 'node rejoined the membership after its entry expired');
+    for (const listener of [...this.#rejoinListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.#logger.error({ err }, 'rejoin listener failed');
+      }
     }
   }
 }

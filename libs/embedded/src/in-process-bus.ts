@@ -44,12 +44,16 @@ export class InProcessBus implements Bus {
     this.#sweeper.unref();
   }
 
-  async heartbeat(node: NodeInfo, ttlMs: number): Promise<void> {
+  async heartbeat(node: NodeInfo, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
-    const known = this.#members.get(node.id);
-    this.#members.set(node.id, { node: { ...node }, expiresAt: Date.now() + ttlMs });
+    const now = Date.now();
+    const entry = this.#members.get(node.id);
+    // An entry past its expiry that the sweep has not removed yet is gone for the readers.
+    const known = entry !== undefined && entry.expiresAt > now ? entry : undefined;
+    this.#members.set(node.id, { node: { ...node }, expiresAt: now + ttlMs });
     const changed = known === undefined || known.node.url !== node.url || known.node.weight !== node.weight;
     if (changed) this.#notify();
+    return known === undefined;
   }
 
   async leave(nodeId: string): Promise<void> {
@@ -61,6 +65,11 @@ export class InProcessBus implements Bus {
     return [...this.#members.values()]
       .map((entry) => ({ ...entry.node }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The in-process bus never loses its subscriptions, so the listener is never called. */
+  onResubscribed(_listener: () => void): () => void {
+    return () => {};
   }
 
   onMembershipChange(listener: () => void): () => void {

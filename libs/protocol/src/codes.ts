@@ -87,6 +87,8 @@ export const CloseCode = {
   Normal: 1000,
   /** The frame exceeded the hard frame limit of the transport. Fix the sender; do not resend it. */
   MessageTooBig: 1009,
+  /** The node could not read the user's stream head from its storage. Reconnect after a backoff. */
+  TryAgainLater: 1013,
   /** The access token expired during the session. Refresh the token, then reconnect. */
   TokenExpired: 4001,
   /** The ring assigns this user to another node. Ask the router again and connect there. */

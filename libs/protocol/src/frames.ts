@@ -202,10 +202,17 @@ export interface PongFrame {
   ts: number;
 }
 
+/**
+ * Why live deliveries to a connection were missed: `behind`, its send buffer was full;
+ * `ring`, the ring placed the user on another node for a while; `bus`, the node lost its
+ * connection to the bus.
+ */
+export type ResyncReason = 'behind' | 'ring' | 'bus';
+
 /** Live deliveries to this connection were dropped; the client syncs from its last position. */
 export interface ResyncFrame {
   type: 'resync';
-  reason: 'behind';
+  reason: ResyncReason;
 }
 
 /** The ring places this user on another node; the connection closes with code 4002 next. */

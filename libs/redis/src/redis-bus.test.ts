@@ -221,6 +221,28 @@ describe.skipIf(!reachable)(`Redis bus on ${REDIS_URL}`, () => {
       await waitFor(() => notices >= 2, 'the join notice on the restored subscription');
     });
 
+    it('tells resubscribe listeners after a reconnect, not after the first connect', async () => {
+      const name = uniqueId('swb-test-bus');
+      const bus = await open({ connectionName: name });
+      let resubscribes = 0;
+      bus.onResubscribed(() => {
+        resubscribes += 1;
+      });
+      // A membership notice after the first connect shows the 'ready' handling has run.
+      let notices = 0;
+      bus.onMembershipChange(() => {
+        notices += 1;
+      });
+      await bus.heartbeat(buildNode(uniqueId('node')), 10_000);
+      await waitFor(() => notices >= 1, 'the join notice');
+      expect(resubscribes).toBe(0);
+
+      const subscriber = await findClient(admin, `${name}-sub`);
+      await admin.client('KILL', 'ID', subscriber!.get('id')!);
+
+      await waitFor(() => resubscribes === 1, 'the resubscribe notice', 10_000);
+    });
+
     it('delivers to every process subscribed to a node', async () => {
       const first = await open();
       const second = await open();

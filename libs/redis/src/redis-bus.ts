@@ -157,16 +157,18 @@ return redis.call('HVALS', KEYS[2])
 
 // ARGV[2] is the node id, ARGV[3] its NodeInfo JSON and ARGV[4] the TTL in milliseconds.
 // A notice goes out when the node joins or its NodeInfo changes, not on a plain refresh.
+// Returns 1 when the node joined, 0 when it was a member already.
 const HEARTBEAT_SCRIPT = `${SWEEP_LUA}
 local known = redis.call('HGET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 if not known then
   redis.call('PUBLISH', ARGV[1], 'join ' .. ARGV[2])
+  return 1
 elseif known ~= ARGV[3] then
   redis.call('PUBLISH', ARGV[1], 'update ' .. ARGV[2])
 end
-return 1
+return 0
 `;
 
 // ARGV[2] is the node id. Returns 1 when the node was a member.
@@ -222,6 +224,7 @@ export class RedisBus implements Bus {
     presenceRead: Script;
   };
   readonly #listeners = new Set<() => void>();
+  readonly #resubscribedListeners = new Set<() => void>();
   readonly #nodeHandlers = new Map<string, Set<(batch: DeliveryBatch) => void>>();
   readonly #eventChannel: string;
   readonly #eventHandlers = new Set<(event: ClusterEvent) => void>();
@@ -305,18 +308,22 @@ export class RedisBus implements Bus {
       presenceRead: defineScript(commands, 'swbPresenceRead', PRESENCE_READ_SCRIPT),
     };
     subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
-    // ioredis emits 'ready' on the next tick after it queued the re-subscriptions, so a
-    // PING sent now gets its reply after theirs, once the notices flow again.
+    // The subscriber was ready before this handler existed, so every 'ready' follows a
+    // reconnect. ioredis emits it on the next tick after it queued the re-subscriptions,
+    // so a PING sent now gets its reply after theirs, once the notices flow again.
     subscriber.on('ready', () => {
       if (this.#closed) return;
       subscriber.ping().then(
-        () => this.#notifyMembership(),
+        () => {
+          this.#notifyMembership();
+          this.#notifyResubscribed();
+        },
         (err: unknown) => this.#logger.warn({ err }, 'redis subscriber ping after reconnect failed'),
       );
     });
   }
 
-  async heartbeat(node: NodeInfo, ttlMs: number): Promise<void> {
+  async heartbeat(node: NodeInfo, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     if (!Number.isInteger(ttlMs) || ttlMs < 1) {
       throw new RangeError(`heartbeat ttlMs must be a positive integer, got ${ttlMs}`);
@@ -324,7 +331,11 @@ export class RedisBus implements Bus {
     // A fixed field order, so that an unchanged node gives the same JSON and no notice.
     const info: NodeInfo = { id: node.id, url: node.url, weight: node.weight, startedAt: node.startedAt };
     const args = [this.#membershipChannel, node.id, JSON.stringify(info), String(ttlMs)];
-    await callRedis('record a heartbeat', () => this.#scripts.heartbeat(this.#membershipKeys, args));
+    const joined = await callRedis('record a heartbeat', () =>
+      this.#scripts.heartbeat(this.#membershipKeys, args),
+    );
+    // The script returns a bare integer, not the usual reply array.
+    return Number(joined as unknown) === 1;
   }
 
   async leave(nodeId: string): Promise<void> {
@@ -339,6 +350,11 @@ export class RedisBus implements Bus {
       this.#scripts.members(this.#membershipKeys, [this.#membershipChannel]),
     );
     return reply.map((json) => JSON.parse(String(json)) as NodeInfo).sort(compareIds);
+  }
+
+  onResubscribed(listener: () => void): () => void {
+    this.#resubscribedListeners.add(listener);
+    return () => this.#resubscribedListeners.delete(listener);
   }
 
   onMembershipChange(listener: () => void): () => void {
@@ -580,6 +596,17 @@ export class RedisBus implements Bus {
         listener(changes);
       } catch (err) {
         this.#logger.error({ err }, 'presence listener failed');
+      }
+    }
+  }
+
+  #notifyResubscribed(): void {
+    this.#logger.info('redis subscriptions restored; deliveries published meanwhile were lost');
+    for (const listener of [...this.#resubscribedListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.#logger.error({ err }, 'resubscribe listener failed');
       }
     }
   }

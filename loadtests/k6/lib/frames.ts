@@ -156,9 +156,11 @@ export interface PongFrame {
   ts: number;
 }
 
+export type ResyncReason = 'behind' | 'ring' | 'bus';
+
 export interface ResyncFrame {
   type: 'resync';
-  reason: 'behind';
+  reason: ResyncReason;
 }
 
 export interface RedirectFrame {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   AuthError,
+  DEFAULT_MEMBERSHIP_REFRESH_MS,
   Readiness,
   SwitchboardError,
   type Bus,
@@ -28,6 +29,7 @@ import {
   type DecodeLimits,
   type ErrorFrame,
   type MessageFrame,
+  type ResyncFrame,
   type ServerFrame,
   type TypingFrame,
   type TypingRequestFrame,
@@ -55,6 +57,8 @@ export interface Placement {
 export interface Heartbeat {
   start(): Promise<void>;
   stop(options: { leave: boolean }): Promise<void>;
+  /** Calls `listener` when a heartbeat found the node's entry expired. Returns a remover. */
+  onRejoin(listener: () => void): () => void;
 }
 
 export interface ChatNodeOptions {
@@ -125,6 +129,13 @@ type Socket = WebSocket<ConnectionState>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SWEEP_INTERVAL_MS = 1000;
+/** A stream head lookup for a welcome at least this slow is logged. */
+const SLOW_HEAD_LOOKUP_MS = 1000;
+/**
+ * After a rejoin, how long until every other process's ring has the node back: change
+ * notices arrive at once, and a view that missed one re-reads the members on its refresh.
+ */
+const RING_SETTLE_MS = DEFAULT_MEMBERSHIP_REFRESH_MS + 500;
 /** Return value of uWebSockets.js `send` when the frame was dropped for backpressure. */
 const SEND_DROPPED = 2;
 
@@ -148,6 +159,8 @@ export class ChatNode {
   #heartbeat: Heartbeat | null = null;
   #unsubscribe: Unsubscribe | null = null;
   #removePlacementListener: (() => void) | null = null;
+  #removeMissListeners: Array<() => void> = [];
+  #settleTimer: NodeJS.Timeout | null = null;
   #sweeper: NodeJS.Timeout | null = null;
   #draining = false;
   #connCounter = 0;
@@ -286,6 +299,10 @@ export class ChatNode {
       weight: this.#options.weight ?? 1,
       startedAt: Date.now(),
     });
+    this.#removeMissListeners = [
+      this.#heartbeat.onRejoin(() => this.#resyncAfterRejoin()),
+      this.#options.bus.onResubscribed(() => this.#resyncAll('bus')),
+    ];
     await this.#heartbeat.start();
     this.#logger.info({ port: this.#port, url: this.url }, 'chat node started');
   }
@@ -301,6 +318,7 @@ export class ChatNode {
 
     await this.#heartbeat?.stop({ leave: true });
     this.#removePlacementListener?.();
+    this.#stopMissListeners();
     const sockets = [...this.#table.entries()].map(([, ws]) => ws);
     await this.#closeSpread(sockets, CloseCode.NodeDraining, 'node draining', this.#policy.drainWindowMs);
     // A send still in handling may yet append to the log. The caller closes the log only
@@ -332,6 +350,7 @@ export class ChatNode {
     this.#channels.stop();
     await this.#heartbeat?.stop({ leave: false });
     this.#removePlacementListener?.();
+    this.#stopMissListeners();
     if (this.#sweeper) clearInterval(this.#sweeper);
     for (const [, ws] of [...this.#table.entries()]) {
       ws.getUserData().closed = true;
@@ -432,11 +451,19 @@ export class ChatNode {
     if (this.#logger.isLevelEnabled('debug')) {
       this.#logger.debug({ connId: state.conn, userId: state.user }, 'connection opened');
     }
+    const lookupStartedAt = Date.now();
     this.#options.messenger.streamHead(state.user).then(
-      (head) => this.#sendFrame(ws, this.#buildWelcome(state, head)),
+      (head) => {
+        const tookMs = Date.now() - lookupStartedAt;
+        if (tookMs >= SLOW_HEAD_LOOKUP_MS) {
+          this.#logger.warn({ connId: state.conn, userId: state.user, tookMs }, 'slow stream head lookup');
+        }
+        this.#sendFrame(ws, this.#buildWelcome(state, head));
+      },
       (err: unknown) => {
+        // A welcome with a guessed head would let the client skip a sync it needs.
         this.#logger.warn({ err, connId: state.conn, userId: state.user }, 'stream head lookup failed');
-        this.#sendFrame(ws, this.#buildWelcome(state, 0));
+        this.#closeWith(ws, state, CloseCode.TryAgainLater, 'stream head unavailable');
       },
     );
   }
@@ -821,11 +848,72 @@ export class ChatNode {
   }
 
   #receiveBatch(batch: DeliveryBatch): void {
+    const placement = this.#options.placement;
+    let forward: Map<string, Delivery[]> | null = null;
     for (const delivery of batch.deliveries) {
       this.#sendLocal(delivery.user, delivery.frame, 'remote', delivery.ts);
-      // The sender's node sent it here because this node owns the user on its ring.
-      this.#queueMessageJob(delivery.user, delivery.frame);
+      const owner = placement.ownerOf(delivery.user);
+      if (owner === null || owner.id === this.id) {
+        this.#queueMessageJob(delivery.user, delivery.frame);
+        continue;
+      }
+      // The sender's ring is older than this node's: a node that just joined or came back
+      // owns the user now. Pass the delivery on once, so a ring change loses no live frame.
+      if (batch.forwarded === true) continue;
+      forward ??= new Map();
+      let deliveries = forward.get(owner.id);
+      if (deliveries === undefined) {
+        deliveries = [];
+        forward.set(owner.id, deliveries);
+      }
+      deliveries.push(delivery);
     }
+    if (forward === null) return;
+    for (const [nodeId, deliveries] of forward) {
+      this.#stats.crossNodePublish();
+      const forwarded: DeliveryBatch = { from: this.id, deliveries, forwarded: true };
+      this.#options.bus.publishToNode(nodeId, forwarded).catch((err: unknown) => {
+        this.#logger.warn({ err, target: nodeId, deliveries: deliveries.length }, 'forward failed');
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Deliveries this node missed
+
+  /**
+   * Tells every connection here to sync: live deliveries to them may have gone elsewhere
+   * or been lost, and the stream has every entry.
+   */
+  #resyncAll(reason: ResyncFrame['reason']): void {
+    if (this.#draining) return;
+    let connections = 0;
+    for (const [, ws] of this.#table.entries()) {
+      this.#sendFrame(ws, { type: 'resync', reason });
+      connections++;
+    }
+    this.#logger.info({ reason, connections }, 'asked connections to resync');
+  }
+
+  /**
+   * While this node was out of the membership, every other process placed its users on
+   * other nodes. They resync now, and once more when every ring has the node back.
+   */
+  #resyncAfterRejoin(): void {
+    this.#resyncAll('ring');
+    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
+    this.#settleTimer = setTimeout(() => {
+      this.#settleTimer = null;
+      this.#resyncAll('ring');
+    }, RING_SETTLE_MS);
+    this.#settleTimer.unref();
+  }
+
+  #stopMissListeners(): void {
+    for (const remove of this.#removeMissListeners) remove();
+    this.#removeMissListeners = [];
+    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
+    this.#settleTimer = null;
   }
 
   // -------------------------------------------------------------------------
@@ -956,9 +1044,12 @@ export class ChatNode {
     );
     // Ownership is checked again at close time: a ring that flapped back within the window
     // (a node missed heartbeats during a pause) must not disconnect users it gave back.
+    // Those users resync instead, as deliveries to them went to the other owner meanwhile.
     void this.#closeSpread(moved, CloseCode.WrongNode, 'wrong node', this.#policy.rebalanceWindowMs, (ws) => {
       const owner = this.#options.placement.ownerOf(ws.getUserData().user);
-      return owner !== null && owner.id !== this.id;
+      if (owner !== null && owner.id !== this.id) return true;
+      this.#sendFrame(ws, { type: 'resync', reason: 'ring' });
+      return false;
     });
   }
 

@@ -186,6 +186,38 @@ describe.skipIf(TEST_PROFILE !== 'cluster')('faults under steady traffic', () =>
     await cluster.processes!.restart(cluster.processes!.chatNodes[index]!);
   }, 180_000);
 
+  it('survives a chat node paused past its heartbeat TTL', async () => {
+    // A receiver on another node than its sender, so its sends go on while its node is paused.
+    const routes = await Promise.all(
+      pairs.map(async (pair) => ({
+        pair,
+        sender: (await routeFor(cluster.routerUrl, pair.sender.accessToken)).node,
+        receiver: (await routeFor(cluster.routerUrl, pair.receiver.accessToken)).node,
+      })),
+    );
+    const split = routes.find((route) => route.sender !== route.receiver);
+    expect(split, 'a pair whose users are on different nodes').toBeDefined();
+    const index = cluster.nodes.findIndex((node) => node.id === split!.receiver);
+    const paused = cluster.processes!.chatNodes[index]!.child;
+
+    // The traffic stops while the node is still paused, so no later message shows its users a
+    // hole in their streams: only the node itself can tell them what they missed.
+    let resumed!: Promise<void>;
+    const sent = await underTraffic(async () => {
+      paused.kill('SIGSTOP');
+      resumed = new Promise((resolveResume) =>
+        setTimeout(() => {
+          paused.kill('SIGCONT');
+          resolveResume();
+        }, 4000),
+      );
+      await new Promise((resolveDelay) => setTimeout(resolveDelay, 3500));
+    }, 0);
+    await resumed;
+    expect(sent).toBeGreaterThan(0);
+    await expectNothingLostOrDoubled();
+  }, 180_000);
+
   it('survives a Redis restart', async () => {
     const sent = await underTraffic(async () => {
       engine('redis', 'down');

@@ -27,6 +27,11 @@ export interface Delivery {
 export interface DeliveryBatch {
   from: string;
   deliveries: Delivery[];
+  /**
+   * Set when the receiving node passed the batch on to the owner on its own ring, because
+   * the sender's ring was older. A forwarded batch is not forwarded again.
+   */
+  forwarded?: true;
 }
 
 export type Unsubscribe = () => Promise<void>;
@@ -78,14 +83,22 @@ export interface PresenceChange {
  * batch published while the target is unsubscribed is lost, and the sync stream covers it.
  */
 export interface Bus {
-  /** Adds `node` to the membership, or refreshes it, for `ttlMs` milliseconds. */
-  heartbeat(node: NodeInfo, ttlMs: number): Promise<void>;
+  /**
+   * Adds `node` to the membership, or refreshes it, for `ttlMs` milliseconds. Resolves true
+   * when the node was not a member: its first heartbeat, or one after its entry expired.
+   */
+  heartbeat(node: NodeInfo, ttlMs: number): Promise<boolean>;
   /** Removes a node from the membership at once (graceful shutdown). */
   leave(nodeId: string): Promise<void>;
   /** Lists live members, sorted by id. */
   members(): Promise<NodeInfo[]>;
   /** Calls `listener` after any join, leave or expiry. Returns a function that removes it. */
   onMembershipChange(listener: () => void): () => void;
+  /**
+   * Calls `listener` when the subscriptions are back after a lost connection to the bus.
+   * Batches published to this process's nodes in between were lost. Returns a remover.
+   */
+  onResubscribed(listener: () => void): () => void;
   /** Receives the batches published to `nodeId`. */
   subscribeNode(nodeId: string, handler: (batch: DeliveryBatch) => void): Promise<Unsubscribe>;
   /** Publishes one batch to the node `nodeId`. */

@@ -55,6 +55,15 @@ export function runBusContract(name: string, open: () => Promise<BusFixture>): v
       expect(members).toEqual([first, second]);
     });
 
+    it('reports a join on the first heartbeat and after expiry, not on a refresh', async () => {
+      const node = buildNode(`${prefix}-a`);
+      expect(await bus.heartbeat(node, 200)).toBe(true);
+      expect(await bus.heartbeat(node, 200)).toBe(false);
+
+      await waitFor(async () => (await ownMembers(peer)).length === 0, 'the member to expire');
+      expect(await bus.heartbeat(node, 200)).toBe(true);
+    });
+
     it('drops a member whose heartbeat expires', async () => {
       await bus.heartbeat(buildNode(`${prefix}-a`), 200);
       expect(await ownMembers(peer)).toEqual([`${prefix}-a`]);

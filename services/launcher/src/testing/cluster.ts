@@ -210,7 +210,9 @@ async function startProcesses(
     async destroy() {
       await processes.stop();
       if (options.dataDir === undefined) {
-        rmSync(logDir, { recursive: true, force: true });
+        // SWB_TEST_KEEP_LOGS=1 keeps the process logs for a look at a failed run.
+        if (process.env.SWB_TEST_KEEP_LOGS === '1') console.info(`cluster logs kept in ${logDir}`);
+        else rmSync(logDir, { recursive: true, force: true });
         await dropKeyspace(`t_${name}`);
       }
     },
