@@ -312,6 +312,21 @@ describe('SwitchboardClient', () => {
     expect(cluster.node('node-a').framesOf('sync')[0]).toMatchObject({ after: 5 });
   });
 
+  it('syncs when a pong shows a head above its position', async () => {
+    const client = await loggedInClient({ state: savedState(5, 3), pingIntervalMs: 60 });
+    cluster.setStreamHead('u_alice', 5);
+    await within(client.connect(), 'connect');
+    const nodeA = cluster.node('node-a');
+    await waitFor(() => nodeA.framesOf('ping').length >= 2, 'two pings');
+    expect(nodeA.framesOf('sync')).toHaveLength(0);
+
+    // A delivery at position 6 went astray: only the head says so.
+    cluster.setStreamHead('u_alice', 6);
+
+    await waitFor(() => nodeA.framesOf('sync').length === 1, 'sync after the pong');
+    expect(nodeA.framesOf('sync')[0]).toMatchObject({ after: 5 });
+  });
+
   it('syncs when a stream position is skipped', async () => {
     const client = await loggedInClient({ state: savedState(5, 3) });
     const messages = collect<MessageFrame>(client, 'message');

@@ -8,6 +8,7 @@ import {
   type GroupEvent,
   type MessageFrame,
   type NoticeFrame,
+  type PongFrame,
   type PresenceEntry,
   type ReceiptFrame,
   type SendFrame,
@@ -734,6 +735,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
         this.#onErrorFrame(frame);
         return;
       case 'pong':
+        this.#onPong(frame);
         return;
       case 'notice':
         this.emit('notice', frame);
@@ -1000,6 +1002,14 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Asks for the sync stream after the cursor, or queues one more round if one is running. */
+  /** Syncs when the pong shows a head above the position and nothing else is catching up. */
+  #onPong(frame: PongFrame): void {
+    const position = this.#cursor.position;
+    if (frame.head === undefined || position === null || frame.head <= position) return;
+    if (this.#syncInFlight || this.#streamGapTimer !== null) return;
+    this.#requestSync();
+  }
+
   #requestSync(): void {
     if (this.#welcome === null || this.#connection === null) return;
     if (this.#syncInFlight) {

@@ -162,7 +162,12 @@ export class ScriptedNode {
   answerFrame(socket: ScriptedSocket, frame: ClientFrame): void {
     switch (frame.type) {
       case 'ping':
-        socket.send({ type: 'pong', ...(frame.id === undefined ? {} : { id: frame.id }), ts: Date.now() });
+        socket.send({
+          type: 'pong',
+          ...(frame.id === undefined ? {} : { id: frame.id }),
+          ts: Date.now(),
+          head: this.cluster.streamHead(socket.user),
+        });
         return;
       case 'sync':
         socket.send({ type: 'sync', entries: [], head: this.cluster.streamHead(socket.user), more: false });

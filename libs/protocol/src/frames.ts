@@ -200,6 +200,11 @@ export interface PongFrame {
   type: 'pong';
   id?: string;
   ts: number;
+  /**
+   * The user's stream head, when the node could read it. A client whose position is lower
+   * syncs: a live delivery went astray and no later one showed the hole.
+   */
+  head?: number;
 }
 
 /**

@@ -154,6 +154,7 @@ export interface PongFrame {
   type: 'pong';
   id?: string;
   ts: number;
+  head?: number;
 }
 
 export type ResyncReason = 'behind' | 'ring' | 'bus';

@@ -29,6 +29,7 @@ import {
   type DecodeLimits,
   type ErrorFrame,
   type MessageFrame,
+  type PongFrame,
   type ResyncFrame,
   type ServerFrame,
   type TypingFrame,
@@ -129,6 +130,8 @@ type Socket = WebSocket<ConnectionState>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SWEEP_INTERVAL_MS = 1000;
+/** How long a pong waits for the stream head before it goes without one. */
+const PONG_HEAD_WAIT_MS = 1000;
 /** A stream head lookup for a welcome at least this slow is logged. */
 const SLOW_HEAD_LOOKUP_MS = 1000;
 /**
@@ -639,12 +642,13 @@ export class ChatNode {
         return;
       }
       case 'ping': {
-        this.#sendFrame(
-          ws,
-          frame.id === undefined
-            ? { type: 'pong', ts: Date.now() }
-            : { type: 'pong', id: frame.id, ts: Date.now() },
-        );
+        // The head lets a client that stays connected find a delivery lost without a trace.
+        // Pings come only after a quiet spell, so the read is rare; without it the pong still goes.
+        const head = await this.#streamHeadWithin(state.user, PONG_HEAD_WAIT_MS);
+        const pong: PongFrame = { type: 'pong', ts: Date.now() };
+        if (frame.id !== undefined) pong.id = frame.id;
+        if (head !== undefined) pong.head = head;
+        this.#sendFrame(ws, pong);
         return;
       }
       case 'presence.subscribe': {
@@ -763,6 +767,23 @@ export class ChatNode {
     if (state.invalidFrames >= this.#policy.maxInvalidFrames) {
       this.#closeWith(ws, state, CloseCode.ProtocolViolation, 'too many invalid frames');
     }
+  }
+
+  /** Resolves the user's stream head, or undefined when it fails or takes over `waitMs`. */
+  #streamHeadWithin(user: string, waitMs: number): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), waitMs);
+      this.#options.messenger.streamHead(user).then(
+        (head) => {
+          clearTimeout(timer);
+          resolve(head);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        },
+      );
+    });
   }
 
   #replyError(ws: Socket, state: ConnectionState, err: unknown, ref: string | undefined): void {

@@ -227,6 +227,26 @@ describe('resync cost', () => {
     ]);
     opened.socket.close();
   });
+
+  it('answers a ping with the stream head, which moves with each entry', async () => {
+    const [kim, lee] = await registerOnDifferentNodes(cluster, 'head');
+    const route = await routeFor(cluster.routerUrl, lee.accessToken);
+    const opened = await RawSocket.open(route.url, lee.accessToken);
+    if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
+    const welcome = await opened.socket.next('welcome');
+    opened.socket.sendJson({ type: 'ping', id: 'before' });
+    expect(await opened.socket.next('pong')).toMatchObject({ id: 'before', head: welcome.head });
+
+    const kimDevice = await device(kim);
+    await kimDevice.client.send({ to: lee.id }, 'moves the head');
+    const delivered = await opened.socket.next('message');
+    opened.socket.sendJson({ type: 'ping', id: 'after' });
+
+    const pong = await opened.socket.next('pong', (frame) => frame.id === 'after');
+    expect(pong.head).toBe(delivered.pos);
+    expect(pong.head).toBeGreaterThan(welcome.head);
+    opened.socket.close();
+  });
 });
 
 describe('placement', () => {
