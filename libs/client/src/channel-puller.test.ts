@@ -7,6 +7,7 @@ class FakeHost implements ChannelPullerHost {
   readonly fetches: Array<[string, number, number]> = [];
   reading = false;
   connected = true;
+  done = 0;
 
   lastSeq(conv: string): number | undefined {
     return this.last.get(conv);
@@ -20,9 +21,13 @@ class FakeHost implements ChannelPullerHost {
     return this.reading;
   }
 
-  sendFetch(conv: string, from: number, to: number): boolean {
+  sendFetch(conv: string, from: number, to: number): string | null {
     this.fetches.push([conv, from, to]);
-    return true;
+    return `p${this.fetches.length}`;
+  }
+
+  readDone(): void {
+    this.done += 1;
   }
 }
 
@@ -103,5 +108,23 @@ describe('ChannelPuller', () => {
     puller.pump();
 
     expect(host.fetches).toEqual([['g.news', 1, 5]]);
+  });
+
+  it('tries a fetch that an error answered again after the retry delay', async () => {
+    const host = new FakeHost();
+    const puller = start(host);
+    puller.notice('g.news', 5);
+
+    expect(puller.failed('p9', 10)).toBe(false);
+    expect(puller.failed('p1', 10)).toBe(true);
+    expect(puller.busy).toBe(false);
+    expect(host.done).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(host.fetches).toEqual([
+      ['g.news', 1, 5],
+      ['g.news', 1, 5],
+    ]);
+    expect(puller.busy).toBe(true);
   });
 });

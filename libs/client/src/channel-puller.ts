@@ -4,10 +4,12 @@ export interface ChannelPullerHost {
   lastSeq(conv: string): number | undefined;
   /** Widest range of one fetch, or null while not connected. */
   fetchRangeMax(): number | null;
-  /** True while another read (a sync) is in flight on the connection. */
+  /** True while another read (a sync or a gap fetch) is in flight on the connection. */
   isReading(): boolean;
-  /** Sends a fetch; false when there is no open connection. */
-  sendFetch(conv: string, from: number, to: number): boolean;
+  /** Sends a fetch and returns its id; null when there is no open connection. */
+  sendFetch(conv: string, from: number, to: number): string | null;
+  /** Called when the puller's fetch is no longer in flight, answered or not. */
+  readDone(): void;
 }
 
 /**
@@ -23,7 +25,12 @@ export class ChannelPuller {
   readonly #retryMs: number;
   /** Target sequence number per conversation still to pull. */
   readonly #targets = new Map<string, number>();
-  #inFlight: { conv: string; before: number | undefined; timer: ReturnType<typeof setTimeout> } | null = null;
+  #inFlight: {
+    id: string;
+    conv: string;
+    before: number | undefined;
+    timer: ReturnType<typeof setTimeout>;
+  } | null = null;
 
   constructor(host: ChannelPullerHost, retryMs: number) {
     this.#host = host;
@@ -35,6 +42,25 @@ export class ChannelPuller {
     if (last !== undefined && last >= seq) return;
     this.#targets.set(conv, Math.max(seq, this.#targets.get(conv) ?? 0));
     this.pump();
+  }
+
+  /** True while a fetch of the puller is in flight. */
+  get busy(): boolean {
+    return this.#inFlight !== null;
+  }
+
+  /**
+   * Reports an error answering the fetch `id`, and tries again after `retryMs`. Returns
+   * false when `id` is not the puller's fetch in flight.
+   */
+  failed(id: string, retryMs: number): boolean {
+    const inFlight = this.#inFlight;
+    if (inFlight === null || inFlight.id !== id) return false;
+    clearTimeout(inFlight.timer);
+    this.#inFlight = null;
+    this.#host.readDone();
+    setTimeout(() => this.pump(), retryMs);
+    return true;
   }
 
   /** Reports that a `fetched` frame of `conv` was applied. */
@@ -65,13 +91,15 @@ export class ChannelPuller {
       }
       const from = last === undefined ? Math.max(1, target - max + 1) : last + 1;
       const to = Math.min(target, from + max - 1);
-      if (!this.#host.sendFetch(conv, from, to)) return;
+      const id = this.#host.sendFetch(conv, from, to);
+      if (id === null) return;
       const timer = setTimeout(() => {
-        // No `fetched` arrived, because a rejected fetch has no ref to match, so try again.
+        // No answer arrived, so try again.
         this.#inFlight = null;
+        this.#host.readDone();
         this.pump();
       }, this.#retryMs);
-      this.#inFlight = { conv, before: last, timer };
+      this.#inFlight = { id, conv, before: last, timer };
       return;
     }
   }

@@ -361,8 +361,61 @@ describe('SwitchboardClient', () => {
 
     await waitFor(() => messages.length === 3, 'messages 4, 5 and 7');
     expect(messages.map((m) => m.seq)).toEqual([4, 5, 7]);
-    expect(nodeA.framesOf('fetch')).toEqual([{ type: 'fetch', conv: CONV, from: 5, to: 6 }]);
+    expect(nodeA.framesOf('fetch')).toMatchObject([{ type: 'fetch', conv: CONV, from: 5, to: 6 }]);
     expect(client.lastSeq(CONV)).toBe(7);
+  });
+
+  it('holds a gap fetch until the sync in flight is answered', async () => {
+    const client = await loggedInClient({ state: savedState(0, 3) });
+    const messages = collect<MessageFrame>(client, 'message');
+    const nodeA = cluster.node('node-a');
+    const heldSyncs: Array<() => void> = [];
+    nodeA.onFrame = (socket, frame) => {
+      if (frame.type === 'sync') {
+        heldSyncs.push(() => nodeA.answerFrame(socket, frame));
+        return;
+      }
+      if (frame.type !== 'fetch') return nodeA.answerFrame(socket, frame);
+      socket.send({ type: 'fetched', conv: frame.conv, messages: [fromBob(5)], missing: [] });
+    };
+    await within(client.connect(), 'connect');
+
+    socketAt(0).send({ type: 'resync', reason: 'ring' });
+    await waitFor(() => heldSyncs.length === 1, 'the sync after the resync');
+    socketAt(0).send(fromBob(4));
+    socketAt(0).send(fromBob(6));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(nodeA.framesOf('fetch')).toEqual([]);
+
+    heldSyncs[0]!();
+    await waitFor(() => messages.length === 3, 'messages 4, 5 and 6');
+    expect(nodeA.framesOf('fetch')).toMatchObject([{ conv: CONV, from: 5, to: 5 }]);
+  });
+
+  it('sends a sync refused by the node again within a second', async () => {
+    const client = await loggedInClient({ state: savedState(5, 3) });
+    cluster.setStreamHead('u_alice', 6);
+    const nodeA = cluster.node('node-a');
+    nodeA.onFrame = (socket, frame) => {
+      if (frame.type === 'sync' && nodeA.framesOf('sync').length === 1) {
+        socket.send({
+          type: 'error',
+          code: 'SWB_ERR_RATE_LIMITED',
+          message: 'busy',
+          retryable: true,
+          ref: frame.id!,
+        });
+        return;
+      }
+      nodeA.answerFrame(socket, frame);
+    };
+    const started = Date.now();
+    await within(client.connect(), 'connect');
+
+    await waitFor(() => nodeA.framesOf('sync').length === 2, 'the second sync');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(nodeA.framesOf('sync')[0]!.id).toMatch(/^s/);
+    expect(nodeA.framesOf('sync')[1]).toMatchObject({ after: 5 });
   });
 
   it('orders a new conversation that arrives out of order', async () => {

@@ -135,6 +135,10 @@ interface GapCheck {
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 /** Cap of the delay between fetches of a gap that the server does not fill. */
 const MAX_GAP_RETRY_MS = 5_000;
+/** Wait before a read goes again after the node refused or failed it. */
+const READ_RETRY_MS = 250;
+/** Wait before a gap fetch looks again while another read is in flight. */
+const READ_WAIT_MS = 25;
 /** After this many 4002 closes in a row, re-routing waits for the backoff. */
 const IMMEDIATE_REROUTE_LIMIT = 2;
 /** Share of the node's frame rate used for sends; the rest is left for receipts, pings and sync. */
@@ -183,10 +187,17 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   readonly #gapChecks = new Map<string, GapCheck>();
+  /** The gap fetch in flight. The node answers one read (sync or fetch) per connection at a time. */
+  #gapFetch: { conv: string; id: string } | null = null;
   #streamGapTimer: ReturnType<typeof setTimeout> | null = null;
   #syncInFlight = false;
+  /** Id of the sync page in flight, which an error answering it carries as `ref`. */
+  #syncId: string | null = null;
   #syncAgain = false;
+  /** A sync was asked for while a fetch was in flight; it goes once the fetch is answered. */
+  #syncAfterFetch = false;
   #syncTimer: ReturnType<typeof setTimeout> | null = null;
+  #readCounter = 0;
 
   /** Highest receipt seq emitted per conversation, user and kind. */
   readonly #receiptMarks = new Map<string, number>();
@@ -225,8 +236,12 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       {
         lastSeq: (conv) => this.#ordering.lastSeq(conv),
         fetchRangeMax: () => this.#welcome?.limits.fetchRangeMax ?? null,
-        isReading: () => this.#syncInFlight,
-        sendFetch: (conv, from, to) => this.#connection?.send({ type: 'fetch', conv, from, to }) === true,
+        isReading: () => this.#syncInFlight || this.#gapFetch !== null,
+        sendFetch: (conv, from, to) => {
+          const id = this.#nextReadId('p');
+          return this.#connection?.send({ type: 'fetch', id, conv, from, to }) === true ? id : null;
+        },
+        readDone: () => this.#afterFetch(),
       },
       this.#options.sendTimeoutMs,
     );
@@ -679,7 +694,10 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#firstHeld = [];
     this.#caughtUp = false;
     this.#syncInFlight = false;
+    this.#syncId = null;
     this.#syncAgain = false;
+    this.#syncAfterFetch = false;
+    this.#gapFetch = null;
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
     if (this.#streamGapTimer !== null) clearTimeout(this.#streamGapTimer);
@@ -842,7 +860,9 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   #onErrorFrame(frame: ErrorFrame): void {
     this.emit('error', frame);
-    if (frame.ref === undefined || !this.#outbox.has(frame.ref)) return;
+    if (frame.ref === undefined) return;
+    if (this.#onReadError(frame.ref)) return;
+    if (!this.#outbox.has(frame.ref)) return;
     // A retryable rejection keeps the entry, so the outbox timer resends it after the timeout.
     if (frame.retryable) return;
 
@@ -948,18 +968,80 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.#gapChecks.delete(conv);
       return;
     }
+    if (this.#syncInFlight || this.#gapFetch !== null || this.#puller.busy) {
+      // The node would refuse a second read; look again shortly.
+      state.timer = setTimeout(
+        () => {
+          state.timer = null;
+          this.#fetchGap(conv, state);
+        },
+        Math.max(READ_WAIT_MS, this.#options.gapDelayMs),
+      );
+      return;
+    }
 
     const to = Math.min(gap.to, gap.from + welcome.limits.fetchRangeMax - 1);
-    this.#connection.send({ type: 'fetch', conv, from: gap.from, to });
+    const id = this.#nextReadId('g');
+    this.#connection.send({ type: 'fetch', id, conv, from: gap.from, to });
+    this.#gapFetch = { conv, id };
     state.attempts += 1;
-    // A fetch whose response never arrives (an error frame has no ref to match) is sent again.
+    // A fetch whose response never arrives is sent again.
     state.timer = setTimeout(() => {
       state.timer = null;
+      if (this.#gapFetch?.id === id) this.#gapFetch = null;
       this.#checkGap(conv);
+      this.#afterFetch();
     }, this.#options.sendTimeoutMs);
   }
 
+  /**
+   * Handles an error that answers a sync or fetch; returns false when `ref` names neither.
+   * The read is tried again soon: the node refuses a read while another is in flight, and
+   * fails one as retryable while the store lags the log.
+   */
+  #onReadError(ref: string): boolean {
+    if (ref === this.#syncId) {
+      this.#syncId = null;
+      this.#syncInFlight = false;
+      if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+      this.#syncTimer = setTimeout(() => {
+        this.#syncTimer = null;
+        this.#requestSync();
+      }, READ_RETRY_MS);
+      return true;
+    }
+    const gapFetch = this.#gapFetch;
+    if (gapFetch !== null && ref === gapFetch.id) {
+      this.#gapFetch = null;
+      const check = this.#gapChecks.get(gapFetch.conv);
+      if (check?.timer != null) clearTimeout(check.timer);
+      if (check !== undefined) check.timer = null;
+      // The wait before the next fetch grows with the attempts.
+      this.#checkGap(gapFetch.conv);
+      this.#afterFetch();
+      return true;
+    }
+    if (this.#puller.failed(ref, READ_RETRY_MS)) {
+      this.#afterFetch();
+      return true;
+    }
+    return false;
+  }
+
+  /** Sends the sync that waited for a fetch, once no fetch is in flight. */
+  #afterFetch(): void {
+    if (!this.#syncAfterFetch || this.#gapFetch !== null || this.#puller.busy) return;
+    this.#syncAfterFetch = false;
+    this.#requestSync();
+  }
+
+  #nextReadId(prefix: string): string {
+    this.#readCounter = (this.#readCounter + 1) % 1_000_000_000;
+    return `${prefix}${this.#readCounter.toString(36)}`;
+  }
+
   #onFetched(frame: FetchedFrame): void {
+    if (this.#gapFetch?.conv === frame.conv) this.#gapFetch = null;
     const before = this.#ordering.lastSeq(frame.conv);
     const me = this.userId;
     for (const message of frame.messages) {
@@ -976,6 +1058,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     this.#checkGap(frame.conv);
     this.#scheduleSave();
     this.#puller.fetched(frame.conv);
+    this.#puller.pump();
+    this.#afterFetch();
   }
 
   // -------------------------------------------------------------------------
@@ -1016,6 +1100,10 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.#syncAgain = true;
       return;
     }
+    if (this.#gapFetch !== null || this.#puller.busy) {
+      this.#syncAfterFetch = true;
+      return;
+    }
     if (this.#streamGapTimer !== null) clearTimeout(this.#streamGapTimer);
     this.#streamGapTimer = null;
     this.#sendSyncPage(this.#cursor.position ?? this.#welcome.head);
@@ -1026,12 +1114,15 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     if (welcome === null || this.#connection === null) return;
     this.#syncInFlight = true;
     const limit = Math.min(this.#options.syncPageSize, welcome.limits.syncPageMax);
-    this.#connection.send({ type: 'sync', after, limit });
+    const id = this.#nextReadId('s');
+    this.#syncId = id;
+    this.#connection.send({ type: 'sync', id, after, limit });
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = setTimeout(() => {
-      // No response arrived (a rejected sync has no ref to match), so request the page again.
+      // No response arrived, so request the page again.
       this.#syncTimer = null;
       this.#syncInFlight = false;
+      this.#syncId = null;
       this.#requestSync();
     }, this.#options.sendTimeoutMs);
   }
@@ -1039,6 +1130,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #onSync(frame: SyncFrame): void {
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
+    this.#syncId = null;
     for (const entry of frame.entries) {
       if (entry.type === 'message') this.#acceptMessage(entry, false);
       else this.#acceptReceipt(entry, false);

@@ -22,7 +22,9 @@ describe('decodeClientFrame', () => {
     ['read receipt', { type: 'receipt', conv: 'g.team', kind: 'read', seq: 1 }],
     ['sync without limit', { type: 'sync', after: 0 }],
     ['sync with limit', { type: 'sync', after: 10, limit: 50 }],
+    ['sync with id', { type: 'sync', id: 's1', after: 10, limit: 50 }],
     ['fetch', { type: 'fetch', conv: 'd.alice.bob', from: 2, to: 5 }],
+    ['fetch with id', { type: 'fetch', id: 'g1', conv: 'd.alice.bob', from: 2, to: 5 }],
     ['ping', { type: 'ping' }],
     ['ping with id', { type: 'ping', id: 'p1' }],
     ['presence subscribe', { type: 'presence.subscribe', users: ['alice', 'bob'] }],
@@ -111,6 +113,12 @@ describe('decodeClientFrame', () => {
       ErrorCode.FrameInvalidField,
     ],
     ['ping with an object id', '{"type":"ping","id":{}}', ErrorCode.FrameInvalidField],
+    ['sync with a bad id', '{"type":"sync","id":"s 1","after":0}', ErrorCode.FrameInvalidField],
+    [
+      'fetch with a numeric id',
+      '{"type":"fetch","id":7,"conv":"d.a.b","from":1,"to":2}',
+      ErrorCode.FrameInvalidField,
+    ],
     ['presence subscribe without users', '{"type":"presence.subscribe"}', ErrorCode.FrameInvalidField],
     [
       'presence subscribe with a string',
@@ -201,6 +209,14 @@ describe('decodeClientFrame', () => {
   it('carries the frame id as ref on errors', () => {
     const result = decodeClientFrame('{"type":"send","id":"m9","to":"bob","body":""}');
     expect(result).toMatchObject({ ok: false, ref: 'm9' });
+  });
+
+  it('carries a read id as ref on errors', () => {
+    expect(decodeClientFrame('{"type":"sync","id":"s2","after":-1}')).toMatchObject({ ok: false, ref: 's2' });
+    expect(decodeClientFrame('{"type":"fetch","id":"g2","conv":"d.a.b","from":5,"to":4}')).toMatchObject({
+      ok: false,
+      ref: 'g2',
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { ErrorCode } from './codes.ts';
-import type { ClientFrame, ServerFrame } from './frames.ts';
+import type { ClientFrame, FetchFrame, ServerFrame, SyncRequestFrame } from './frames.ts';
 import { isConversationId, isId } from './ids.ts';
 
 /** Limits that the client frame decoder applies. */
@@ -146,31 +146,57 @@ function decodeReceipt(obj: Record<string, unknown>): DecodeResult<ClientFrame> 
 }
 
 function decodeSync(obj: Record<string, unknown>, limits: DecodeLimits): DecodeResult<ClientFrame> {
-  const extra = checkKeys(obj, ['type', 'after', 'limit']);
+  const extra = checkKeys(obj, ['type', 'id', 'after', 'limit']);
   if (extra !== null) return fail(ErrorCode.FrameInvalidField, `sync has unknown field "${extra}"`);
-  if (!isSequence(obj.after)) return fail(ErrorCode.FrameInvalidField, 'sync.after must be an integer >= 0');
-  if (obj.limit === undefined) return { ok: true, frame: { type: 'sync', after: obj.after } };
-  if (!isSequence(obj.limit) || obj.limit < 1 || obj.limit > limits.syncPageMax) {
-    return fail(ErrorCode.FrameInvalidField, `sync.limit must be an integer from 1 to ${limits.syncPageMax}`);
+  if (obj.id !== undefined && !isId(obj.id)) {
+    return fail(ErrorCode.FrameInvalidField, 'sync.id must be 1-64 characters of A-Z a-z 0-9 _ -');
   }
-  return { ok: true, frame: { type: 'sync', after: obj.after, limit: obj.limit } };
+  const ref = obj.id;
+  if (!isSequence(obj.after)) {
+    return fail(ErrorCode.FrameInvalidField, 'sync.after must be an integer >= 0', ref);
+  }
+  if (
+    obj.limit !== undefined &&
+    (!isSequence(obj.limit) || obj.limit < 1 || obj.limit > limits.syncPageMax)
+  ) {
+    return fail(
+      ErrorCode.FrameInvalidField,
+      `sync.limit must be an integer from 1 to ${limits.syncPageMax}`,
+      ref,
+    );
+  }
+  const frame: SyncRequestFrame = { type: 'sync', after: obj.after };
+  if (ref !== undefined) frame.id = ref;
+  if (obj.limit !== undefined) frame.limit = obj.limit;
+  return { ok: true, frame };
 }
 
 function decodeFetch(obj: Record<string, unknown>, limits: DecodeLimits): DecodeResult<ClientFrame> {
-  const extra = checkKeys(obj, ['type', 'conv', 'from', 'to']);
+  const extra = checkKeys(obj, ['type', 'id', 'conv', 'from', 'to']);
   if (extra !== null) return fail(ErrorCode.FrameInvalidField, `fetch has unknown field "${extra}"`);
+  if (obj.id !== undefined && !isId(obj.id)) {
+    return fail(ErrorCode.FrameInvalidField, 'fetch.id must be 1-64 characters of A-Z a-z 0-9 _ -');
+  }
+  const ref = obj.id;
   if (!isConversationId(obj.conv))
-    return fail(ErrorCode.FrameInvalidField, 'fetch.conv must be a conversation id');
+    return fail(ErrorCode.FrameInvalidField, 'fetch.conv must be a conversation id', ref);
   if (!isSequence(obj.from) || obj.from < 1 || !isSequence(obj.to) || obj.to < obj.from) {
-    return fail(ErrorCode.FrameInvalidField, 'fetch.from and fetch.to must be integers with 1 <= from <= to');
+    return fail(
+      ErrorCode.FrameInvalidField,
+      'fetch.from and fetch.to must be integers with 1 <= from <= to',
+      ref,
+    );
   }
   if (obj.to - obj.from + 1 > limits.fetchRangeMax) {
     return fail(
       ErrorCode.FrameInvalidField,
       `fetch may span at most ${limits.fetchRangeMax} sequence numbers`,
+      ref,
     );
   }
-  return { ok: true, frame: { type: 'fetch', conv: obj.conv, from: obj.from, to: obj.to } };
+  const frame: FetchFrame = { type: 'fetch', conv: obj.conv, from: obj.from, to: obj.to };
+  if (ref !== undefined) frame.id = ref;
+  return { ok: true, frame };
 }
 
 function decodePing(obj: Record<string, unknown>): DecodeResult<ClientFrame> {

@@ -28,6 +28,8 @@ export interface ReceiptRequestFrame {
 /** Requests the entries of the caller's sync stream after position `after`. */
 export interface SyncRequestFrame {
   type: 'sync';
+  /** Optional request id; an `error` that answers the request carries it as `ref`. */
+  id?: string;
   after: number;
   limit?: number;
 }
@@ -35,6 +37,8 @@ export interface SyncRequestFrame {
 /** Requests the messages of one conversation with sequence numbers `from` to `to`, inclusive. */
 export interface FetchFrame {
   type: 'fetch';
+  /** Optional request id; an `error` that answers the request carries it as `ref`. */
+  id?: string;
   conv: string;
   from: number;
   to: number;

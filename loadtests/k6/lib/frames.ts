@@ -27,12 +27,14 @@ export interface ReceiptRequestFrame {
 
 export interface SyncRequestFrame {
   type: 'sync';
+  id?: string;
   after: number;
   limit?: number;
 }
 
 export interface FetchFrame {
   type: 'fetch';
+  id?: string;
   conv: string;
   from: number;
   to: number;

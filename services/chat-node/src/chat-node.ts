@@ -548,12 +548,14 @@ export class ChatNode {
       state.tokens -= this.#policy.readFrameCost - 1;
       if (state.reading) {
         this.#stats.rateLimited();
-        this.#sendFrame(ws, {
+        const busy: ErrorFrame = {
           type: 'error',
           code: ErrorCode.RateLimited,
-          message: `one ${frame.type} at a time per connection; wait for the answer to the previous one`,
+          message: 'one sync or fetch at a time per connection; wait for the answer to the previous one',
           retryable: true,
-        });
+        };
+        if (frame.id !== undefined) busy.ref = frame.id;
+        this.#sendFrame(ws, busy);
         return;
       }
       state.reading = true;
@@ -874,13 +876,13 @@ export class ChatNode {
     for (const delivery of batch.deliveries) {
       this.#sendLocal(delivery.user, delivery.frame, 'remote', delivery.ts);
       const owner = placement.ownerOf(delivery.user);
-      if (owner === null || owner.id === this.id) {
+      // A forwarded batch stops here, so rings that disagree cannot bounce it around.
+      if (owner === null || owner.id === this.id || batch.forwarded === true) {
         this.#queueMessageJob(delivery.user, delivery.frame);
         continue;
       }
       // The sender's ring is older than this node's: a node that just joined or came back
       // owns the user now. Pass the delivery on once, so a ring change loses no live frame.
-      if (batch.forwarded === true) continue;
       forward ??= new Map();
       let deliveries = forward.get(owner.id);
       if (deliveries === undefined) {
