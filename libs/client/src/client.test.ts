@@ -241,6 +241,34 @@ describe('SwitchboardClient', () => {
     expect(client.pendingSendCount).toBe(0);
   });
 
+  it('sends a message rejected as retryable again after a short backoff', async () => {
+    const client = await loggedInClient();
+    const nodeA = cluster.node('node-a');
+    nodeA.onFrame = (socket, frame) => {
+      if (frame.type === 'send' && nodeA.framesOf('send').length === 1) {
+        socket.send({
+          type: 'error',
+          code: 'SWB_ERR_UNAVAILABLE',
+          message: 'the log is unavailable; retry with the same id',
+          retryable: true,
+          ref: frame.id,
+        });
+        return;
+      }
+      nodeA.answerFrame(socket, frame);
+    };
+    await within(client.connect(), 'connect');
+
+    const started = Date.now();
+    const ack = await within(client.send({ to: 'u_bob' }, 'hi'), 'the ack after the retry');
+
+    expect(Date.now() - started).toBeLessThan(2000);
+    const sends = nodeA.framesOf('send');
+    expect(sends).toHaveLength(2);
+    expect(sends[1]!.id).toBe(sends[0]!.id);
+    expect(ack.id).toBe(sends[0]!.id);
+  });
+
   it('syncs saved position before resolving', async () => {
     const store = savedState(5, 3);
     const client = await loggedInClient({ state: store });

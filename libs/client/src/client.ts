@@ -135,6 +135,8 @@ interface GapCheck {
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 /** Cap of the delay between fetches of a gap that the server does not fill. */
 const MAX_GAP_RETRY_MS = 5_000;
+/** First wait before a send rejected as retryable goes again; it doubles with each rejection. */
+const SEND_RETRY_BASE_MS = 250;
 /** Wait before a read goes again after the node refused or failed it. */
 const READ_RETRY_MS = 250;
 /** Wait before a gap fetch looks again while another read is in flight. */
@@ -863,8 +865,17 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     if (frame.ref === undefined) return;
     if (this.#onReadError(frame.ref)) return;
     if (!this.#outbox.has(frame.ref)) return;
-    // A retryable rejection keeps the entry, so the outbox timer resends it after the timeout.
-    if (frame.retryable) return;
+    if (frame.retryable) {
+      // The entry stays, and goes again after a backoff rather than the whole send timeout.
+      const delay = this.#outbox.retryLater(
+        frame.ref,
+        Date.now(),
+        SEND_RETRY_BASE_MS,
+        this.#options.sendTimeoutMs,
+      );
+      if (delay !== null) setTimeout(() => this.#flushOutbox(), delay);
+      return;
+    }
 
     this.#outbox.remove(frame.ref);
     const deferred = this.#pendingSends.get(frame.ref);

@@ -22,6 +22,21 @@ describe('Outbox', () => {
     expect(due[0]).toEqual(entry('a'));
   });
 
+  it('makes a rejected entry due after a backoff that doubles', () => {
+    const outbox = new Outbox();
+    outbox.add(entry('a'));
+    outbox.markSent('a', 1000);
+    expect(outbox.retryLater('a', 1000, 250, 10_000)).toBe(250);
+    expect(outbox.due(1249, 10_000)).toEqual([]);
+    expect(outbox.due(1250, 10_000).map((e) => e.id)).toEqual(['a']);
+
+    outbox.markSent('a', 1250);
+    expect(outbox.due(1500, 10_000)).toEqual([]);
+    expect(outbox.retryLater('a', 1300, 250, 10_000)).toBe(500);
+    expect(outbox.retryLater('a', 1300, 250, 600)).toBe(600);
+    expect(outbox.retryLater('missing', 1300, 250, 600)).toBeNull();
+  });
+
   it('resends every entry after a reconnect', () => {
     const outbox = new Outbox();
     outbox.add(entry('a'));

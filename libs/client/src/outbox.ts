@@ -15,6 +15,10 @@ interface Slot {
   entry: OutboxEntry;
   /** When it was last written to the current connection, or null if not yet. */
   sentAt: number | null;
+  /** When it is due again after a retryable rejection, or null. */
+  retryAt: number | null;
+  /** Retryable rejections so far, which set the backoff of the next one. */
+  rejections: number;
 }
 
 /**
@@ -38,7 +42,7 @@ export class Outbox {
   /** Adds an entry. An entry with the same id is kept as it is, so re-adding is harmless. */
   add(entry: OutboxEntry): void {
     if (this.#slots.has(entry.id)) return;
-    this.#slots.set(entry.id, { entry, sentAt: null });
+    this.#slots.set(entry.id, { entry, sentAt: null, retryAt: null, rejections: 0 });
   }
 
   has(id: string): boolean {
@@ -59,19 +63,39 @@ export class Outbox {
   /** Records that the entry was written to the connection at `now`. */
   markSent(id: string, now: number): void {
     const slot = this.#slots.get(id);
-    if (slot !== undefined) slot.sentAt = now;
+    if (slot === undefined) return;
+    slot.sentAt = now;
+    slot.retryAt = null;
+  }
+
+  /**
+   * Makes an entry that the server rejected as retryable due again after a backoff that
+   * doubles from `baseMs` with each rejection, up to `maxMs`. Returns the delay, or null
+   * when there is no such entry.
+   */
+  retryLater(id: string, now: number, baseMs: number, maxMs: number): number | null {
+    const slot = this.#slots.get(id);
+    if (slot === undefined) return null;
+    const delay = Math.min(baseMs * 2 ** Math.min(slot.rejections, 20), maxMs);
+    slot.rejections += 1;
+    slot.retryAt = now + delay;
+    return delay;
   }
 
   /** Marks every entry as not carried by any connection, after a disconnect. */
   markAllUnsent(): void {
-    for (const slot of this.#slots.values()) slot.sentAt = null;
+    for (const slot of this.#slots.values()) {
+      slot.sentAt = null;
+      slot.retryAt = null;
+    }
   }
 
   /** Returns the entries to write now, in send order. */
   due(now: number, timeoutMs: number): OutboxEntry[] {
     const due: OutboxEntry[] = [];
     for (const slot of this.#slots.values()) {
-      if (slot.sentAt === null || now - slot.sentAt >= timeoutMs) due.push(slot.entry);
+      const retryDue = slot.retryAt !== null && now >= slot.retryAt;
+      if (slot.sentAt === null || now - slot.sentAt >= timeoutMs || retryDue) due.push(slot.entry);
     }
     return due;
   }
