@@ -45,6 +45,9 @@ interface Counter {
   readFloor(): Promise<number>;
 }
 
+/** A store read for a seed at least this slow is logged. */
+const SLOW_SEED_READ_MS = 1000;
+
 /** Rounds of re-seeding per call before it gives up. Each extra round means Redis lost keys again. */
 const MAX_SEED_ROUNDS = 3;
 
@@ -286,6 +289,7 @@ export class RedisSequencer implements Sequencer {
    */
   async #seed(counter: Counter): Promise<void> {
     let floor: number;
+    const startedAt = Date.now();
     try {
       floor = await counter.readFloor();
     } catch (err) {
@@ -298,6 +302,10 @@ export class RedisSequencer implements Sequencer {
     // so it starts at 0 without the margin.
     // NOTE: a conversation whose only messages were still in flight when Redis lost its
     // counters gets those numbers again; the margin covers every counter with a stored floor.
+    const tookMs = Date.now() - startedAt;
+    if (tookMs >= SLOW_SEED_READ_MS) {
+      this.#logger.warn({ key: counter.key, tookMs }, 'slow store read to seed a redis counter');
+    }
     const value = floor > 0 ? floor + this.#seedMargin : 0;
     const set = await callRedis('re-seed a counter', () => this.#redis.set(counter.key, value, 'NX'));
     if (set !== 'OK' || floor === 0) return;

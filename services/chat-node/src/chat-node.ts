@@ -455,15 +455,21 @@ export class ChatNode {
       this.#logger.debug({ connId: state.conn, userId: state.user }, 'connection opened');
     }
     const lookupStartedAt = Date.now();
+    // Logged while still pending, so a lookup that never ends shows in the log too.
+    const slow = setTimeout(() => {
+      this.#logger.warn({ connId: state.conn, userId: state.user }, 'slow stream head lookup');
+    }, SLOW_HEAD_LOOKUP_MS);
     this.#options.messenger.streamHead(state.user).then(
       (head) => {
+        clearTimeout(slow);
         const tookMs = Date.now() - lookupStartedAt;
         if (tookMs >= SLOW_HEAD_LOOKUP_MS) {
-          this.#logger.warn({ connId: state.conn, userId: state.user, tookMs }, 'slow stream head lookup');
+          this.#logger.warn({ connId: state.conn, userId: state.user, tookMs }, 'stream head lookup done');
         }
         this.#sendFrame(ws, this.#buildWelcome(state, head));
       },
       (err: unknown) => {
+        clearTimeout(slow);
         // A welcome with a guessed head would let the client skip a sync it needs.
         this.#logger.warn({ err, connId: state.conn, userId: state.user }, 'stream head lookup failed');
         this.#closeWith(ws, state, CloseCode.TryAgainLater, 'stream head unavailable');
