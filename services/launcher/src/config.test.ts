@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runEntry } from '@switchboard/core/testing';
 import { readEmbeddedConfig } from './config.ts';
@@ -27,5 +28,24 @@ describe('embedded main', () => {
     expect(outcome.stderr).toContain(
       'switchboard: invalid configuration: SWB_CHAT_NODES: must be >= 1, got 0',
     );
+  });
+
+  it('exits 1 naming a port that another process holds', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const outcome = await runEntry('services/launcher/src/main.ts', {
+        SWB_HTTP_PORT: '0',
+        SWB_CHAT_NODES: '1',
+        SWB_CHAT_PORT_BASE: String(port),
+      });
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(`switchboard: port ${port} on 127.0.0.1 is in use`);
+      expect(outcome.stderr).toContain('SWB_CHAT_PORT_BASE');
+      expect(outcome.stderr).not.toContain('    at ');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });

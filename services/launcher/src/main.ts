@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError, createLogger, type Logger } from '@switchboard/core';
 import { readPushRoutesConfig } from '@switchboard/api';
@@ -11,6 +12,11 @@ import { withVapidKeys } from './vapid-keys.ts';
 async function main(): Promise<void> {
   // Read first, so that a bad variable stops the process before the web client is built.
   const config = readEmbeddedConfig(process.env);
+  // Checked before anything is written or built, so a second start fails at once.
+  const chatPorts = Array.from({ length: config.chatNodes }, (_, index) => config.chatPortBase + index);
+  for (const port of [config.httpPort, ...chatPorts]) {
+    if (port !== 0 && (await isPortTaken(config.host, port))) throw new PortTakenError(config.host, port);
+  }
   const env = withVapidKeys(process.env, config.dataDir);
   const push = readPushRoutesConfig(env);
   const pushWorker = {
@@ -84,8 +90,32 @@ async function prepareWebClient(logger: Logger): Promise<string | null> {
   }
 }
 
+/** Error for a port of the embedded profile that another process is listening on. */
+class PortTakenError extends Error {
+  constructor(host: string, port: number) {
+    super(
+      `port ${port} on ${host} is in use, perhaps by a Switchboard that is already running; ` +
+        'stop it, or pick free ports with SWB_HTTP_PORT and SWB_CHAT_PORT_BASE',
+    );
+  }
+}
+
+/** Returns true when binding `host`:`port` fails because another socket is bound to it. */
+function isPortTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(true);
+      else reject(err);
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof PortTakenError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+  } else if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: invalid configuration: ${err.message}\n`);
     // Exits with 78 (EX_CONFIG), as runService does for the cluster profile's services.
     process.exit(78);
