@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ErrorCode } from '@switchboard/protocol';
 import { AuthError, ConfigError } from './errors.ts';
@@ -87,6 +87,50 @@ export class TokenIssuer {
     }
   }
 
+  /**
+   * Verifies an access token synchronously, with the checks and errors of `verifyAccess`.
+   *
+   * The chat node upgrades a WebSocket inside the upgrade handler with it: uWebSockets.js
+   * 20.30 can close a socket that an async callback upgraded inside `res.cork`.
+   */
+  verifyAccessNow(token: string | undefined | null, nowMs = Date.now()): AccessClaims {
+    if (token === undefined || token === null || token.length === 0) {
+      throw new AuthError(ErrorCode.AuthTokenMissing, 'access token is missing');
+    }
+    const invalid = (reason: string) =>
+      new AuthError(ErrorCode.AuthTokenInvalid, 'access token is invalid', { cause: new Error(reason) });
+    const parts = token.split('.');
+    if (parts.length !== 3) throw invalid('not three dot-separated parts');
+    const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+
+    const signature = Buffer.from(encodedSignature, 'base64url');
+    // Decoding skips characters outside base64url, so a signature must encode back to itself.
+    if (signature.toString('base64url') !== encodedSignature) throw invalid('malformed signature');
+    const expected = createHmac('sha256', this.#key).update(`${encodedHeader}.${encodedPayload}`).digest();
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+      throw invalid('signature mismatch');
+    }
+
+    const header = decodeJsonPart(encodedHeader);
+    if (header === null || header.alg !== ALGORITHM || header.crit !== undefined) {
+      throw invalid('unexpected header');
+    }
+    const payload = decodeJsonPart(encodedPayload);
+    if (payload === null || payload.iss !== ISSUER) throw invalid('unexpected issuer');
+    if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+      throw new AuthError(ErrorCode.AuthTokenInvalid, 'access token lacks sub or exp');
+    }
+    const now = Math.floor(nowMs / 1000);
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) {
+      throw invalid('not yet valid');
+    }
+    if (payload.iat !== undefined && typeof payload.iat !== 'number') throw invalid('malformed iat');
+    if (payload.exp <= now) {
+      throw new AuthError(ErrorCode.AuthTokenExpired, 'access token has expired; refresh it');
+    }
+    return { sub: payload.sub, exp: payload.exp };
+  }
+
   /** Mints a random refresh token and returns it with the hash to store. */
   mintRefresh(nowMs = Date.now()): { token: string; hash: string; expiresAt: number } {
     const token = randomBytes(32).toString('base64url');
@@ -97,4 +141,16 @@ export class TokenIssuer {
 /** Hashes a refresh token for storage, so a leaked table holds no usable token. */
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
+}
+
+/** Decodes one base64url JSON part of a JWT, or returns null when it is not a JSON object. */
+function decodeJsonPart(encoded: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
 }

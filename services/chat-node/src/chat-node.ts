@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   AuthError,
   DEFAULT_MEMBERSHIP_REFRESH_MS,
+  type AccessClaims,
   Readiness,
   SwitchboardError,
   type Bus,
@@ -124,6 +125,8 @@ interface ConnectionState {
   reading: boolean;
   /** True after the client sent `activity` with `background`; new connections are in the foreground. */
   background: boolean;
+  /** True once the welcome was written. */
+  welcomed: boolean;
 }
 
 type Socket = WebSocket<ConnectionState>;
@@ -388,44 +391,37 @@ export class ChatNode {
       return;
     }
 
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    this.#options.tokens.verifyAccess(token).then(
-      (claims) => {
-        if (aborted) return;
-        const state: ConnectionState = {
-          conn: `${this.#connPrefix}${(this.#connCounter++).toString(36)}`,
-          user: claims.sub,
-          exp: claims.exp,
-          closed: false,
-          behind: false,
-          behindSince: 0,
-          tokens: this.#policy.framesPerSecond * 2,
-          refilledAt: Date.now(),
-          rateLimitHits: 0,
-          invalidFrames: 0,
-          reading: false,
-          background: false,
-        };
-        res.cork(() => {
-          res.upgrade(state, key, protocol, extensions, context as never);
-        });
-      },
-      (err: unknown) => {
-        if (aborted) return;
-        const auth = err instanceof AuthError ? err : null;
-        res.cork(() => {
-          writeHttpError(
-            res,
-            '401 Unauthorized',
-            auth?.code ?? ErrorCode.AuthTokenInvalid,
-            auth?.message ?? 'access token is invalid',
-          );
-        });
-      },
-    );
+    // Verified synchronously so that the upgrade happens inside this handler, which uWS corks.
+    // uWebSockets.js 20.30 can close a socket upgraded later from a callback inside res.cork.
+    let claims: AccessClaims;
+    try {
+      claims = this.#options.tokens.verifyAccessNow(token);
+    } catch (err) {
+      const auth = err instanceof AuthError ? err : null;
+      writeHttpError(
+        res,
+        '401 Unauthorized',
+        auth?.code ?? ErrorCode.AuthTokenInvalid,
+        auth?.message ?? 'access token is invalid',
+      );
+      return;
+    }
+    const state: ConnectionState = {
+      conn: `${this.#connPrefix}${(this.#connCounter++).toString(36)}`,
+      user: claims.sub,
+      exp: claims.exp,
+      closed: false,
+      behind: false,
+      behindSince: 0,
+      tokens: this.#policy.framesPerSecond * 2,
+      refilledAt: Date.now(),
+      rateLimitHits: 0,
+      invalidFrames: 0,
+      reading: false,
+      background: false,
+      welcomed: false,
+    };
+    res.upgrade(state, key, protocol, extensions, context as never);
   }
 
   #open(ws: Socket): void {
@@ -467,6 +463,7 @@ export class ChatNode {
           this.#logger.warn({ connId: state.conn, userId: state.user, tookMs }, 'stream head lookup done');
         }
         this.#sendFrame(ws, this.#buildWelcome(state, head));
+        state.welcomed = true;
       },
       (err: unknown) => {
         clearTimeout(slow);
@@ -500,6 +497,13 @@ export class ChatNode {
 
   #close(ws: Socket, code: number): void {
     const state = ws.getUserData();
+    if (!state.closed && !state.welcomed) {
+      // The client or the transport ended the connection before its welcome was written.
+      this.#logger.info(
+        { connId: state.conn, userId: state.user, code },
+        'connection closed before its welcome',
+      );
+    }
     state.closed = true;
     const wasOpen = this.#table.get(state.user)?.has(ws) === true;
     this.#table.delete(state.user, ws);

@@ -22,10 +22,7 @@ let carol: TestUser;
 
 async function connect(user: TestUser): Promise<RawSocket> {
   const route = await routeFor(cluster.routerUrl, user.accessToken);
-  const result = await RawSocket.open(route.url, user.accessToken);
-  if (!result.ok) throw new Error(`upgrade failed with ${result.status}: ${result.body}`);
-  await result.socket.next('welcome');
-  return result.socket;
+  return (await RawSocket.openWelcomed(route.url, user.accessToken)).socket;
 }
 
 async function expectError(socket: RawSocket, code: string): Promise<ErrorFrame> {

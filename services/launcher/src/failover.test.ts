@@ -100,12 +100,10 @@ describe('chat node failure', () => {
     const cluster = await start();
     const [alice] = await registerOnDifferentNodes(cluster, 'drain');
     const route = await routeFor(cluster.routerUrl, alice.accessToken);
-    const opened = await RawSocket.open(route.url, alice.accessToken);
-    if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
-    await opened.socket.next('welcome');
+    const { socket } = await RawSocket.openWelcomed(route.url, alice.accessToken);
     const node = cluster.nodes.find((candidate) => candidate.id === route.node)!;
     const stopping = node.stop();
-    expect(await opened.socket.closed()).toBe(CloseCode.NodeDraining);
+    expect(await socket.closed()).toBe(CloseCode.NodeDraining);
     await stopping;
     const moved = await routeFor(cluster.routerUrl, alice.accessToken);
     expect(moved.node).not.toBe(route.node);

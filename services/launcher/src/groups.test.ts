@@ -71,11 +71,9 @@ function of(device: Device, conv: string): MessageFrame[] {
 
 async function openRaw(user: TestUser): Promise<RawSocket> {
   const route = await routeFor(cluster.routerUrl, user.accessToken);
-  const opened = await RawSocket.open(route.url, user.accessToken);
-  if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
-  sockets.push(opened.socket);
-  await opened.socket.next('welcome');
-  return opened.socket;
+  const { socket } = await RawSocket.openWelcomed(route.url, user.accessToken);
+  sockets.push(socket);
+  return socket;
 }
 
 beforeAll(async () => {

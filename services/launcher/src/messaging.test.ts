@@ -157,10 +157,7 @@ describe('idempotent sends', () => {
   it('answers a retried send with the same acknowledgement and stores one message', async () => {
     const [dave, erin] = await registerOnDifferentNodes(cluster, 'retry');
     const route = await routeFor(cluster.routerUrl, dave.accessToken);
-    const opened = await RawSocket.open(route.url, dave.accessToken);
-    if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
-    const socket = opened.socket;
-    await socket.next('welcome');
+    const { socket } = await RawSocket.openWelcomed(route.url, dave.accessToken);
 
     socket.sendJson({ type: 'send', id: 'same-id', to: erin.id, body: 'only once' });
     const first = await socket.next('ack');
@@ -181,13 +178,11 @@ describe('idempotent sends', () => {
     const route = await routeFor(cluster.routerUrl, frank.accessToken);
     const conv = buildDirectConversationId(frank.id, gina.id);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const opened = await RawSocket.open(route.url, frank.accessToken);
-      if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
-      await opened.socket.next('welcome');
-      opened.socket.sendJson({ type: 'send', id: 'after-drop', to: gina.id, body: 'survives a drop' });
-      const ack = await opened.socket.next('ack');
+      const { socket } = await RawSocket.openWelcomed(route.url, frank.accessToken);
+      socket.sendJson({ type: 'send', id: 'after-drop', to: gina.id, body: 'survives a drop' });
+      const ack = await socket.next('ack');
       expect(ack.seq).toBe(1);
-      opened.socket.close();
+      socket.close();
     }
     expect(bodies(await history(frank, conv))).toEqual(['survives a drop']);
   });
@@ -215,37 +210,33 @@ describe('resync cost', () => {
     await late.client.close();
 
     const route = await routeFor(cluster.routerUrl, hub.accessToken);
-    const opened = await RawSocket.open(route.url, hub.accessToken);
-    if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
-    await opened.socket.next('welcome');
-    opened.socket.sendJson({ type: 'sync', after: position });
-    const page = await opened.socket.next('sync');
+    const { socket } = await RawSocket.openWelcomed(route.url, hub.accessToken);
+    socket.sendJson({ type: 'sync', after: position });
+    const page = await socket.next('sync');
     expect(page.more).toBe(false);
     expect(page.entries.map((entry) => (entry.type === 'message' ? entry.body : entry.type))).toEqual([
       'missed one',
       'missed two',
     ]);
-    opened.socket.close();
+    socket.close();
   });
 
   it('answers a ping with the stream head, which moves with each entry', async () => {
     const [kim, lee] = await registerOnDifferentNodes(cluster, 'head');
     const route = await routeFor(cluster.routerUrl, lee.accessToken);
-    const opened = await RawSocket.open(route.url, lee.accessToken);
-    if (!opened.ok) throw new Error(`upgrade failed: ${opened.status}`);
-    const welcome = await opened.socket.next('welcome');
-    opened.socket.sendJson({ type: 'ping', id: 'before' });
-    expect(await opened.socket.next('pong')).toMatchObject({ id: 'before', head: welcome.head });
+    const { socket, welcome } = await RawSocket.openWelcomed(route.url, lee.accessToken);
+    socket.sendJson({ type: 'ping', id: 'before' });
+    expect(await socket.next('pong')).toMatchObject({ id: 'before', head: welcome.head });
 
     const kimDevice = await device(kim);
     await kimDevice.client.send({ to: lee.id }, 'moves the head');
-    const delivered = await opened.socket.next('message');
-    opened.socket.sendJson({ type: 'ping', id: 'after' });
+    const delivered = await socket.next('message');
+    socket.sendJson({ type: 'ping', id: 'after' });
 
-    const pong = await opened.socket.next('pong', (frame) => frame.id === 'after');
+    const pong = await socket.next('pong', (frame) => frame.id === 'after');
     expect(pong.head).toBe(delivered.pos);
     expect(pong.head).toBeGreaterThan(welcome.head);
-    opened.socket.close();
+    socket.close();
   });
 });
 

@@ -29,13 +29,9 @@ async function register(prefix: string): Promise<TestUser> {
 
 async function open(user: TestUser): Promise<RawSocket> {
   const route = await routeFor(cluster.routerUrl, user.accessToken);
-  const opened = await RawSocket.open(route.url, user.accessToken);
-  if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
-  sockets.push(opened.socket);
-  // The welcome waits for the user's stream head, which a first connection may re-seed from the
-  // store. On a loaded machine that took over 15 s once, so each test may take up to 120 s.
-  await opened.socket.next('welcome', () => true, 30_000);
-  return opened.socket;
+  const { socket } = await RawSocket.openWelcomed(route.url, user.accessToken);
+  sockets.push(socket);
+  return socket;
 }
 
 /** Returns every presence entry that `socket` received, in order, leaving its queue as it is. */

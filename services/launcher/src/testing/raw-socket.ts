@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { ServerFrame } from '@switchboard/protocol';
+import type { ServerFrame, WelcomeFrame } from '@switchboard/protocol';
 
 /** Outcome of an upgrade attempt: an open socket, or the HTTP status and body of the rejection. */
 export type UpgradeResult = { ok: true; socket: RawSocket } | { ok: false; status: number; body: string };
@@ -47,6 +47,33 @@ export class RawSocket {
     });
   }
 
+  /**
+   * Opens a socket to `url` as `token`'s user and waits for its welcome, as the SDK does: a
+   * socket closed before its welcome, or without one within `welcomeTimeoutMs` (the SDK's
+   * connect timeout), is dropped and a new one opened, up to `attempts` sockets in all.
+   * Rejects when an upgrade is refused or no socket brings a welcome.
+   */
+  static async openWelcomed(
+    url: string,
+    token: string,
+    { attempts = 3, welcomeTimeoutMs = 10_000 } = {},
+  ): Promise<{ socket: RawSocket; welcome: WelcomeFrame }> {
+    const failures: string[] = [];
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const opened = await RawSocket.open(url, token);
+      if (!opened.ok) throw new Error(`upgrade failed: ${opened.status} ${opened.body}`);
+      try {
+        const welcome = await opened.socket.next('welcome', () => true, welcomeTimeoutMs);
+        return { socket: opened.socket, welcome };
+      } catch (err) {
+        opened.socket.ws.terminate();
+        failures.push((err as Error).message);
+        console.warn(`no welcome on socket ${attempt} of ${attempts} to ${url}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`no welcome from ${url} on ${attempts} sockets: ${failures.join('; ')}`);
+  }
+
   sendJson(frame: unknown): void {
     this.ws.send(JSON.stringify(frame));
   }
@@ -67,13 +94,19 @@ export class RawSocket {
         (frame) => frame.type === type && predicate(frame as Extract<ServerFrame, { type: T }>),
       );
       if (index >= 0) return this.frames.splice(index, 1)[0] as Extract<ServerFrame, { type: T }>;
+      const seen = () =>
+        this.frames.length === 0
+          ? 'none'
+          : `${this.frames.length}, first ${JSON.stringify(this.frames[0]).slice(0, 300)}`;
+      // Every frame arrives before the close event, so none can come after it.
+      if (this.closeCode !== null) {
+        throw new Error(
+          `socket closed with code ${this.closeCode} before a ${type} frame; queued: ${seen()}`,
+        );
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
-        const seen =
-          this.frames.length === 0
-            ? 'none'
-            : `${this.frames.length}, first ${JSON.stringify(this.frames[0]).slice(0, 300)}`;
-        throw new Error(`timed out after ${timeoutMs} ms waiting for a ${type} frame; queued: ${seen}`);
+        throw new Error(`timed out after ${timeoutMs} ms waiting for a ${type} frame; queued: ${seen()}`);
       }
       await this.#wait(left);
     }
