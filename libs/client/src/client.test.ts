@@ -355,6 +355,27 @@ describe('SwitchboardClient', () => {
     expect(nodeA.framesOf('sync')[0]).toMatchObject({ after: 5 });
   });
 
+  it('follows each pong head once when sync cannot reach it', async () => {
+    const client = await loggedInClient({ state: savedState(5, 3), pingIntervalMs: 60 });
+    cluster.setStreamHead('u_alice', 5);
+    const nodeA = cluster.node('node-a');
+    // Positions 6 and 7 have no entries, as for a user who blocked the sender.
+    nodeA.onFrame = (socket, frame) => {
+      if (frame.type === 'sync') return socket.send({ type: 'sync', entries: [], head: 5, more: false });
+      nodeA.answerFrame(socket, frame);
+    };
+    await within(client.connect(), 'connect');
+    cluster.setStreamHead('u_alice', 6);
+
+    await waitFor(() => nodeA.framesOf('sync').length === 1, 'the sync for head 6');
+    const pings = nodeA.framesOf('ping').length;
+    await waitFor(() => nodeA.framesOf('ping').length >= pings + 4, 'four more pings');
+    expect(nodeA.framesOf('sync')).toHaveLength(1);
+
+    cluster.setStreamHead('u_alice', 7);
+    await waitFor(() => nodeA.framesOf('sync').length === 2, 'the sync for head 7');
+  });
+
   it('syncs when a stream position is skipped', async () => {
     const client = await loggedInClient({ state: savedState(5, 3) });
     const messages = collect<MessageFrame>(client, 'message');

@@ -200,6 +200,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #syncAfterFetch = false;
   #syncTimer: ReturnType<typeof setTimeout> | null = null;
   #readCounter = 0;
+  /** Highest pong head that a sync was sent for. */
+  #pongHeadFollowed = 0;
 
   /** Highest receipt seq emitted per conversation, user and kind. */
   readonly #receiptMarks = new Map<string, number>();
@@ -1097,11 +1099,17 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Asks for the sync stream after the cursor, or queues one more round if one is running. */
-  /** Syncs when the pong shows a head above the position and nothing else is catching up. */
+  /**
+   * Syncs when the pong shows a head above the position and nothing else is catching up. A
+   * head is followed once: positions with no stored entry (a block, a failed append) keep it
+   * above what sync reaches, and syncing on every pong would change nothing.
+   */
   #onPong(frame: PongFrame): void {
     const position = this.#cursor.position;
     if (frame.head === undefined || position === null || frame.head <= position) return;
+    if (frame.head <= this.#pongHeadFollowed) return;
     if (this.#syncInFlight || this.#streamGapTimer !== null) return;
+    this.#pongHeadFollowed = frame.head;
     this.#requestSync();
   }
 

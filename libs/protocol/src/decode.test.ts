@@ -213,6 +213,16 @@ describe('decodeClientFrame', () => {
 
   it('carries a read id as ref on errors', () => {
     expect(decodeClientFrame('{"type":"sync","id":"s2","after":-1}')).toMatchObject({ ok: false, ref: 's2' });
+    expect(decodeClientFrame('{"type":"sync","id":"s3","after":0,"x":1}')).toMatchObject({
+      ok: false,
+      ref: 's3',
+    });
+    expect(
+      decodeClientFrame('{"type":"fetch","id":"g3","conv":"d.a.b","from":1,"to":1,"x":1}'),
+    ).toMatchObject({
+      ok: false,
+      ref: 'g3',
+    });
     expect(decodeClientFrame('{"type":"fetch","id":"g2","conv":"d.a.b","from":5,"to":4}')).toMatchObject({
       ok: false,
       ref: 'g2',

@@ -146,12 +146,12 @@ function decodeReceipt(obj: Record<string, unknown>): DecodeResult<ClientFrame> 
 }
 
 function decodeSync(obj: Record<string, unknown>, limits: DecodeLimits): DecodeResult<ClientFrame> {
-  const extra = checkKeys(obj, ['type', 'id', 'after', 'limit']);
-  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `sync has unknown field "${extra}"`);
   if (obj.id !== undefined && !isId(obj.id)) {
     return fail(ErrorCode.FrameInvalidField, 'sync.id must be 1-64 characters of A-Z a-z 0-9 _ -');
   }
   const ref = obj.id;
+  const extra = checkKeys(obj, ['type', 'id', 'after', 'limit']);
+  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `sync has unknown field "${extra}"`, ref);
   if (!isSequence(obj.after)) {
     return fail(ErrorCode.FrameInvalidField, 'sync.after must be an integer >= 0', ref);
   }
@@ -172,12 +172,12 @@ function decodeSync(obj: Record<string, unknown>, limits: DecodeLimits): DecodeR
 }
 
 function decodeFetch(obj: Record<string, unknown>, limits: DecodeLimits): DecodeResult<ClientFrame> {
-  const extra = checkKeys(obj, ['type', 'id', 'conv', 'from', 'to']);
-  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `fetch has unknown field "${extra}"`);
   if (obj.id !== undefined && !isId(obj.id)) {
     return fail(ErrorCode.FrameInvalidField, 'fetch.id must be 1-64 characters of A-Z a-z 0-9 _ -');
   }
   const ref = obj.id;
+  const extra = checkKeys(obj, ['type', 'id', 'conv', 'from', 'to']);
+  if (extra !== null) return fail(ErrorCode.FrameInvalidField, `fetch has unknown field "${extra}"`, ref);
   if (!isConversationId(obj.conv))
     return fail(ErrorCode.FrameInvalidField, 'fetch.conv must be a conversation id', ref);
   if (!isSequence(obj.from) || obj.from < 1 || !isSequence(obj.to) || obj.to < obj.from) {

@@ -144,6 +144,8 @@ const SLOW_HEAD_LOOKUP_MS = 1000;
 const RING_SETTLE_MS = DEFAULT_MEMBERSHIP_REFRESH_MS + 500;
 /** Return value of uWebSockets.js `send` when the frame was dropped for backpressure. */
 const SEND_DROPPED = 2;
+/** An Authorization header with a bearer token, as the API reads it. */
+const BEARER_PATTERN = /^Bearer +([^ ]+) *$/i;
 
 /**
  * A chat node: authenticates WebSocket upgrades, keeps the table of open connections,
@@ -378,8 +380,12 @@ export class ChatNode {
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
     const authorization = req.getHeader('authorization');
-    const token =
-      req.getQuery('access_token') || (authorization.startsWith('Bearer ') ? authorization.slice(7) : '');
+    // The query parameter is for browsers, which cannot set headers on a WebSocket. The header
+    // follows the API's rule: the scheme in any case, then spaces, then the token.
+    const queryToken = req.getQuery('access_token');
+    const bearer = BEARER_PATTERN.exec(authorization);
+    const token = queryToken || bearer?.[1] || '';
+    const malformedHeader = !queryToken && authorization.length > 0 && bearer === null;
 
     if (this.#draining) {
       writeHttpError(
@@ -395,6 +401,12 @@ export class ChatNode {
     // uWebSockets.js 20.30 can close a socket upgraded later from a callback inside res.cork.
     let claims: AccessClaims;
     try {
+      if (malformedHeader) {
+        throw new AuthError(
+          ErrorCode.AuthTokenInvalid,
+          'Authorization header is invalid. Expected "Bearer <access token>"',
+        );
+      }
       claims = this.#options.tokens.verifyAccessNow(token);
     } catch (err) {
       const auth = err instanceof AuthError ? err : null;
@@ -655,7 +667,7 @@ export class ChatNode {
       }
       case 'ping': {
         // The head lets a client that stays connected find a delivery lost without a trace.
-        // Pings come only after a quiet spell, so the read is rare; without it the pong still goes.
+        // Pings come only after a quiet spell, so the read is rare. A pong goes without it.
         const head = await this.#streamHeadWithin(state.user, PONG_HEAD_WAIT_MS);
         const pong: PongFrame = { type: 'pong', ts: Date.now() };
         if (frame.id !== undefined) pong.id = frame.id;
@@ -891,8 +903,8 @@ export class ChatNode {
         this.#queueMessageJob(delivery.user, delivery.frame);
         continue;
       }
-      // The sender's ring is older than this node's: a node that just joined or came back
-      // owns the user now. Pass the delivery on once, so a ring change loses no live frame.
+      // The sender's ring is older than this node's, because a node that just joined or came
+      // back owns the user now. Pass the delivery on once, so a ring change loses no live frame.
       forward ??= new Map();
       let deliveries = forward.get(owner.id);
       if (deliveries === undefined) {

@@ -76,6 +76,25 @@ describe('upgrade authentication', () => {
     };
   }
 
+  it('reads the Authorization header as the API does', async () => {
+    // The upgrade succeeds on any node; one that does not own the user redirects afterwards.
+    const url = cluster.nodes[0]!.url;
+    for (const header of [`bearer ${alice.accessToken}`, `BEARER  ${alice.accessToken} `]) {
+      const result = await RawSocket.open(url, undefined, { authorization: header });
+      expect(result.ok, header.slice(0, 8)).toBe(true);
+      if (result.ok) result.socket.close();
+    }
+
+    const result = await RawSocket.open(url, undefined, { authorization: `Token ${alice.accessToken}` });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.status).toBe(401);
+      expect((JSON.parse(result.body) as { error: { code: string } }).error.code).toBe(
+        ErrorCode.AuthTokenInvalid,
+      );
+    }
+  });
+
   it('rejects a missing token before the upgrade', async () => {
     expect(await upgradeStatus(undefined)).toEqual({ status: 401, code: ErrorCode.AuthTokenMissing });
   });
