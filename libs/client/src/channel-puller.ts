@@ -8,7 +8,7 @@ export interface ChannelPullerHost {
   isReading(): boolean;
   /** Sends a fetch and returns its id; null when there is no open connection. */
   sendFetch(conv: string, from: number, to: number): string | null;
-  /** Called when the puller's fetch is no longer in flight, answered or not. */
+  /** Called when the puller's fetch is no longer in flight, whether or not a response came. */
   readDone(): void;
 }
 
@@ -50,8 +50,8 @@ export class ChannelPuller {
   }
 
   /**
-   * Reports an error answering the fetch `id`, and tries again after `retryMs`. Returns
-   * false when `id` is not the puller's fetch in flight.
+   * Reports an error in response to the fetch `id`, and sends it again after `retryMs`.
+   * Returns false when `id` is not the puller's fetch in flight.
    */
   failed(id: string, retryMs: number): boolean {
     const inFlight = this.#inFlight;
@@ -94,7 +94,7 @@ export class ChannelPuller {
       const id = this.#host.sendFetch(conv, from, to);
       if (id === null) return;
       const timer = setTimeout(() => {
-        // No answer arrived, so try again.
+        // No response arrived, so try again.
         this.#inFlight = null;
         this.#host.readDone();
         this.pump();

@@ -348,7 +348,7 @@ describe('SwitchboardClient', () => {
     await waitFor(() => nodeA.framesOf('ping').length >= 2, 'two pings');
     expect(nodeA.framesOf('sync')).toHaveLength(0);
 
-    // A delivery at position 6 went astray: only the head says so.
+    // A delivery at position 6 went astray, and only the pong head shows it.
     cluster.setStreamHead('u_alice', 6);
 
     await waitFor(() => nodeA.framesOf('sync').length === 1, 'sync after the pong');

@@ -135,11 +135,11 @@ interface GapCheck {
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 /** Cap of the delay between fetches of a gap that the server does not fill. */
 const MAX_GAP_RETRY_MS = 5_000;
-/** First wait before a send rejected as retryable goes again; it doubles with each rejection. */
+/** First delay before a send rejected as retryable is sent again. It doubles with each rejection. */
 const SEND_RETRY_BASE_MS = 250;
-/** Wait before a read goes again after the node refused or failed it. */
+/** Delay before a read is sent again after the node rejected it or it failed. */
 const READ_RETRY_MS = 250;
-/** Wait before a gap fetch looks again while another read is in flight. */
+/** Delay before a gap fetch is tried again while another read is in flight. */
 const READ_WAIT_MS = 25;
 /** After this many 4002 closes in a row, re-routing waits for the backoff. */
 const IMMEDIATE_REROUTE_LIMIT = 2;
@@ -189,14 +189,14 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   #paceTimer: ReturnType<typeof setTimeout> | null = null;
 
   readonly #gapChecks = new Map<string, GapCheck>();
-  /** The gap fetch in flight. The node answers one read (sync or fetch) per connection at a time. */
+  /** The gap fetch in flight. The node handles one read (sync or fetch) per connection at a time. */
   #gapFetch: { conv: string; id: string } | null = null;
   #streamGapTimer: ReturnType<typeof setTimeout> | null = null;
   #syncInFlight = false;
-  /** Id of the sync page in flight, which an error answering it carries as `ref`. */
+  /** Id of the sync page in flight. An error in response to it carries the id as `ref`. */
   #syncId: string | null = null;
   #syncAgain = false;
-  /** A sync was asked for while a fetch was in flight; it goes once the fetch is answered. */
+  /** True when a sync was requested while a fetch was in flight. It is sent once the fetch completes. */
   #syncAfterFetch = false;
   #syncTimer: ReturnType<typeof setTimeout> | null = null;
   #readCounter = 0;
@@ -982,7 +982,7 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       return;
     }
     if (this.#syncInFlight || this.#gapFetch !== null || this.#puller.busy) {
-      // The node would refuse a second read; look again shortly.
+      // The node would reject a second read, so try again shortly.
       state.timer = setTimeout(
         () => {
           state.timer = null;
@@ -1008,8 +1008,8 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Handles an error that answers a sync or fetch; returns false when `ref` names neither.
-   * The read is tried again soon: the node refuses a read while another is in flight, and
+   * Handles an error in response to a sync or fetch, and returns false when `ref` names neither.
+   * The read is sent again soon, because the node rejects a read while another is in flight and
    * fails one as retryable while the store lags the log.
    */
   #onReadError(ref: string): boolean {
@@ -1100,9 +1100,9 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
 
   /** Asks for the sync stream after the cursor, or queues one more round if one is running. */
   /**
-   * Syncs when the pong shows a head above the position and nothing else is catching up. A
-   * head is followed once: positions with no stored entry (a block, a failed append) keep it
-   * above what sync reaches, and syncing on every pong would change nothing.
+   * Syncs when the pong shows a head above the position and nothing else is catching up. Each
+   * head is followed once, because positions with no stored entry (a block, a failed append)
+   * keep it above what sync reaches, and a sync on every pong would change nothing.
    */
   #onPong(frame: PongFrame): void {
     const position = this.#cursor.position;

@@ -90,8 +90,8 @@ export class TokenIssuer {
   /**
    * Verifies an access token synchronously, with the checks and errors of `verifyAccess`.
    *
-   * The chat node upgrades a WebSocket inside the upgrade handler with it: uWebSockets.js
-   * 20.30 can close a socket that an async callback upgraded inside `res.cork`.
+   * The chat node uses it to upgrade a WebSocket inside the upgrade handler, because
+   * uWebSockets.js 20.30 can close a socket upgraded from an async callback inside `res.cork`.
    */
   verifyAccessNow(token: string | undefined | null, nowMs = Date.now()): AccessClaims {
     if (token === undefined || token === null || token.length === 0) {

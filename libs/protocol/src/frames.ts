@@ -28,7 +28,7 @@ export interface ReceiptRequestFrame {
 /** Requests the entries of the caller's sync stream after position `after`. */
 export interface SyncRequestFrame {
   type: 'sync';
-  /** Optional request id; an `error` that answers the request carries it as `ref`. */
+  /** Optional request id. An `error` in response to the request carries it as `ref`. */
   id?: string;
   after: number;
   limit?: number;
@@ -37,7 +37,7 @@ export interface SyncRequestFrame {
 /** Requests the messages of one conversation with sequence numbers `from` to `to`, inclusive. */
 export interface FetchFrame {
   type: 'fetch';
-  /** Optional request id; an `error` that answers the request carries it as `ref`. */
+  /** Optional request id. An `error` in response to the request carries it as `ref`. */
   id?: string;
   conv: string;
   from: number;
@@ -212,8 +212,8 @@ export interface PongFrame {
 }
 
 /**
- * Why live deliveries to a connection were missed: `behind`, its send buffer was full;
- * `ring`, the ring placed the user on another node for a while; `bus`, the node lost its
+ * Reason why live deliveries to a connection were missed. `behind`: its send buffer was full.
+ * `ring`: the ring placed the user on another node for a while. `bus`: the node lost its
  * connection to the bus.
  */
 export type ResyncReason = 'behind' | 'ring' | 'bus';

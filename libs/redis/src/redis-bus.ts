@@ -602,21 +602,20 @@ export class RedisBus implements Bus {
 
   #notifyResubscribed(): void {
     this.#logger.info('redis subscriptions restored; deliveries published meanwhile were lost');
-    for (const listener of [...this.#resubscribedListeners]) {
-      try {
-        listener();
-      } catch (err) {
-        this.#logger.error({ err }, 'resubscribe listener failed');
-      }
-    }
+    this.#callEach(this.#resubscribedListeners, 'resubscribe listener failed');
   }
 
   #notifyMembership(): void {
-    for (const listener of [...this.#listeners]) {
+    this.#callEach(this.#listeners, 'membership listener failed');
+  }
+
+  /** Calls every listener of `listeners`, and logs one that throws with `failure`. */
+  #callEach(listeners: Set<() => void>, failure: string): void {
+    for (const listener of [...listeners]) {
       try {
         listener();
       } catch (err) {
-        this.#logger.error({ err }, 'membership listener failed');
+        this.#logger.error({ err }, failure);
       }
     }
   }

@@ -398,7 +398,7 @@ export class ChatNode {
     }
 
     // Verified synchronously so that the upgrade happens inside this handler, which uWS corks.
-    // uWebSockets.js 20.30 can close a socket upgraded later from a callback inside res.cork.
+    // uWebSockets.js fixed a bug after 20.30 where cork() after an async upgrade closed the socket.
     let claims: AccessClaims;
     try {
       if (malformedHeader) {
@@ -1089,7 +1089,7 @@ export class ChatNode {
     );
     // Ownership is checked again at close time: a ring that flapped back within the window
     // (a node missed heartbeats during a pause) must not disconnect users it gave back.
-    // Those users resync instead, as deliveries to them went to the other owner meanwhile.
+    // Those users resync instead, because deliveries to them went to the other owner meanwhile.
     void this.#closeSpread(moved, CloseCode.WrongNode, 'wrong node', this.#policy.rebalanceWindowMs, (ws) => {
       const owner = this.#options.placement.ownerOf(ws.getUserData().user);
       if (owner !== null && owner.id !== this.id) return true;

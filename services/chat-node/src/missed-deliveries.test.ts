@@ -36,8 +36,8 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000)
 }
 
 /**
- * The bus as one node sees it: a real InProcessBus whose heartbeats fail while `cut` is
- * set, as when the node's link to the bus stalls for longer than its TTL.
+ * Wraps a real InProcessBus for one node, so that its heartbeats fail while `cut` is set, as
+ * when the node's link to the bus stalls for longer than its TTL.
  */
 function withCutHeartbeats(bus: InProcessBus): { bus: Bus; cut: (on: boolean) => void } {
   let cut = false;

@@ -55,7 +55,7 @@ export function runBusContract(name: string, open: () => Promise<BusFixture>): v
       expect(members).toEqual([first, second]);
     });
 
-    it('reports a join on the first heartbeat and after expiry, not on a refresh', async () => {
+    it('reports joins but not refreshes', async () => {
       const node = buildNode(`${prefix}-a`);
       expect(await bus.heartbeat(node, 200)).toBe(true);
       expect(await bus.heartbeat(node, 200)).toBe(false);

@@ -48,10 +48,10 @@ export class RawSocket {
   }
 
   /**
-   * Opens a socket to `url` as `token`'s user and waits for its welcome, as the SDK does: a
-   * socket closed before its welcome, or without one within `welcomeTimeoutMs` (the SDK's
+   * Opens a socket to `url` as `token`'s user and waits for its welcome, as the SDK does.
+   * A socket closed before its welcome, or without one within `welcomeTimeoutMs` (the SDK's
    * connect timeout), is dropped and a new one opened, up to `attempts` sockets in all.
-   * Rejects when an upgrade is refused or no socket brings a welcome.
+   * Rejects when an upgrade is rejected or no socket receives a welcome.
    */
   static async openWelcomed(
     url: string,
